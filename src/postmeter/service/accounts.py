@@ -1,0 +1,176 @@
+"""Accounts: the operator's customers, in trees (a reseller and its child accounts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, select, update
+
+from postmeter.domain import lots as lot_sources
+from postmeter.domain.amounts import check_credits
+from postmeter.domain.errors import AlreadyExists, InvalidInput
+from postmeter.domain.periods import zone
+from postmeter.domain.validate import (
+    ACCOUNT_STATUSES,
+    check_currency,
+    check_email,
+    check_ref,
+    check_text,
+)
+from postmeter.service import lookup
+from postmeter.service.context import Actor, Context
+from postmeter.service.once import run_once
+from postmeter.service.posting import grant_lot
+from postmeter.store import tables as t
+from postmeter.store.uow import Tx
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    ref: str
+    name: str
+    email: str
+    timezone: str
+    status: str
+    parent: str | None
+    created_at: str
+
+
+def create_account(
+    ctx: Context,
+    actor: Actor,
+    key: str,
+    ref: str,
+    name: str,
+    email: str,
+    timezone: str = "UTC",
+    parent: str | None = None,
+) -> Account:
+    """Open an account (under ``parent`` for a child account) with each unit's sign-up credits."""
+    check_ref(ref)
+    check_text(name, "account name")
+    check_email(email)
+    zone(timezone)
+    request = {"ref": ref, "name": name, "email": email, "timezone": timezone, "parent": parent}
+
+    def work(tx: Tx, txn_id: int, now: datetime) -> dict[str, Any]:
+        if tx.account_by_ref(ref) is not None:
+            raise AlreadyExists(f"account {ref!r} exists already", account=ref)
+        parent_row = lookup.account(tx, parent) if parent is not None else None
+        account_id = tx.insert_row(
+            t.accounts,
+            {
+                "ref": ref,
+                "name": name,
+                "email": email,
+                "timezone": timezone,
+                "status": "active",
+                "parent_id": parent_row.id if parent_row else None,
+                "created_at": now,
+                "root_id": parent_row.root_id if parent_row else None,
+            },
+        )
+        if parent_row is None:
+            tx.conn.execute(
+                update(t.accounts).where(t.accounts.c.id == account_id).values(root_id=account_id)
+            )
+        _grant_signup_credits(tx, account_id, txn_id, now)
+        return _view(tx, account_id)
+
+    result, _, _ = run_once(ctx, actor, key, "account.create", request, work)
+    return Account(**result)
+
+
+def _grant_signup_credits(tx: Tx, account_id: int, txn_id: int, now: datetime) -> None:
+    """Every unit with a sign-up policy gives the new account its free lot (Mailpro: 500)."""
+    rows = tx.conn.execute(select(t.units).where(t.units.c.signup_credits > 0)).all()
+    for unit in rows:
+        balance = tx.lock_balances([(account_id, unit.code)])[(account_id, unit.code)]
+        expires_at = now + timedelta(days=unit.signup_days) if unit.signup_days else None
+        grant_lot(
+            tx,
+            balance,
+            txn_id,
+            now,
+            source=lot_sources.FREE,
+            credits=unit.signup_credits,
+            expires_at=expires_at,
+        )
+
+
+def set_status(ctx: Context, actor: Actor, key: str, ref: str, status: str, reason: str) -> Account:
+    """Suspend, block, close or reactivate an account; the reason is kept with the change."""
+    if status not in ACCOUNT_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(ACCOUNT_STATUSES)}", value=status)
+    check_text(reason, "reason", 500)
+
+    def work(tx: Tx, _txn: int, _now: datetime) -> dict[str, Any]:
+        row = lookup.account(tx, ref)
+        tx.conn.execute(update(t.accounts).where(t.accounts.c.id == row.id).values(status=status))
+        return _view(tx, row.id)
+
+    request = {"ref": ref, "status": status, "reason": reason}
+    result, _, _ = run_once(ctx, actor, key, "account.status", request, work, reason=reason)
+    return Account(**result)
+
+
+def set_payg(
+    ctx: Context,
+    actor: Actor,
+    key: str,
+    ref: str,
+    unit: str,
+    price: tuple[int, int, str] | None,
+) -> dict[str, Any]:
+    """Switch pay-as-you-go on at ``price`` (minor units per N credits, currency), or off."""
+    if price is not None:
+        minor, per, currency = price
+        check_credits(minor, allow_zero=True)
+        check_credits(per)
+        check_currency(currency)
+    request = {"ref": ref, "unit": unit, "price": list(price) if price else None}
+
+    def work(tx: Tx, _txn: int, _now: datetime) -> dict[str, Any]:
+        row = lookup.account(tx, ref)
+        lookup.unit(tx, unit)
+        tx.lock_balances([(row.id, unit)])
+        minor, per, currency = price if price else (None, None, None)
+        tx.conn.execute(
+            update(t.balances)
+            .where(t.balances.c.account_id == row.id, t.balances.c.unit == unit)
+            .values(payg_price_minor=minor, payg_price_per=per, payg_currency=currency)
+        )
+        return {"account": ref, "unit": unit, "payg": request["price"]}
+
+    result, _, _ = run_once(ctx, actor, key, "account.payg", request, work)
+    return result
+
+
+def get_account(ctx: Context, ref: str) -> Account:
+    with ctx.store.read() as tx:
+        return Account(**_view(tx, lookup.account(tx, ref).id))
+
+
+def list_accounts(ctx: Context, parent: str | None = None) -> list[Account]:
+    with ctx.store.read() as tx:
+        query = select(t.accounts.c.id).order_by(t.accounts.c.id)
+        if parent is not None:
+            query = query.where(t.accounts.c.parent_id == lookup.account(tx, parent).id)
+        return [Account(**_view(tx, account_id)) for account_id in tx.conn.scalars(query)]
+
+
+def _view(tx: Tx, account_id: int) -> dict[str, Any]:
+    row = tx.account_by_id(account_id)
+    assert row is not None
+    parent: Row[Any] | None = tx.account_by_id(row.parent_id) if row.parent_id else None
+    return {
+        "ref": row.ref,
+        "name": row.name,
+        "email": row.email,
+        "timezone": row.timezone,
+        "status": row.status,
+        "parent": parent.ref if parent else None,
+        "created_at": row.created_at.isoformat(),
+    }

@@ -1,0 +1,267 @@
+"""Charging a send: check, draw the credits in draw-down order, journal it; in one transaction.
+
+The hot path of the product. A batch of charges shares one transaction: each balance row is
+locked once, each account's lots read once, and the writes go out as a few multi-row statements,
+so a charge costs a bounded number of statements whatever the size of the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from postmeter.domain.amounts import check_credits
+from postmeter.domain.books import CHARGE, USAGE, Balance, Posting
+from postmeter.domain.errors import (
+    IdempotencyConflict,
+    InsufficientCredits,
+    PostmeterError,
+)
+from postmeter.domain.idempotency import check_key, fingerprint
+from postmeter.domain.lots import Lot, plan_draw
+from postmeter.service import lookup
+from postmeter.service.context import Actor, Context
+from postmeter.service.once import key_taken
+from postmeter.service.posting import take
+from postmeter.store import tables as t
+from postmeter.store.uow import StoredTxn, Tx
+
+OPERATION = "charge"
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    key: str
+    account: str
+    unit: str
+    credits: int
+    reference: str | None = None  # the caller's own id for the send (message, campaign)
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    txn_id: int
+    account: str
+    unit: str
+    credits: int
+    drawn: list[list[int]]  # [lot id, credits] in draw-down order
+    overage: int  # credits billed as pay-as-you-go beyond the lots
+    balance: int  # after the charge
+    available: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One item of a batch: its charge, or the error that refused it (nothing booked)."""
+
+    request: ChargeRequest
+    charge: Charge | None = None
+    error: PostmeterError | None = None
+
+
+def charge(ctx: Context, actor: Actor, request: ChargeRequest) -> Charge:
+    """Charge one send, or raise why not (InsufficientCredits names the shortfall)."""
+    outcome = charge_batch(ctx, actor, [request])[0]
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.charge is not None
+    return outcome.charge
+
+
+def charge_batch(ctx: Context, actor: Actor, requests: Sequence[ChargeRequest]) -> list[Outcome]:
+    """Charge many sends in one transaction; each gets its own outcome, in order.
+
+    A refused item books nothing and does not stop the others. Every item has its own
+    idempotency key: a key seen before replays its first result.
+    """
+    for attempt in (1, 2):
+        try:
+            with ctx.store.write() as tx:
+                return _Batch(tx, ctx.clock.now(), actor).run(requests)
+        except IntegrityError:
+            # Another transaction committed one of our keys first: run again, which replays it.
+            if attempt == 2 or not any(key_taken(ctx, actor, r.key) for r in requests):
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Account:
+    row: Any
+    refusal: PostmeterError | None
+
+
+@dataclass
+class _Pending:
+    """A charge drawn in memory, waiting to be written with the rest of the batch."""
+
+    request: ChargeRequest
+    fingerprint: str
+    balance: Balance
+    postings: list[Posting]
+    result: dict[str, Any]
+    overage: int
+
+
+@dataclass
+class _Batch:
+    tx: Tx
+    now: datetime
+    actor: Actor
+    accounts: dict[str, _Account] = field(default_factory=dict)
+    lots: dict[tuple[int, str], list[Lot]] = field(default_factory=dict)
+    balances: dict[tuple[int, str], Balance] = field(default_factory=dict)
+    spent: dict[tuple[int, str], int] = field(default_factory=dict)  # drawn, not yet written
+
+    def run(self, requests: Sequence[ChargeRequest]) -> list[Outcome]:
+        fingerprints: dict[int, str] = {}
+        outcomes: dict[int, Outcome] = {}
+        for i, request in enumerate(requests):
+            try:
+                fingerprints[i] = _validate(request)
+            except PostmeterError as exc:
+                outcomes[i] = Outcome(request, error=exc)
+        stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i in fingerprints])
+        pending: dict[str, _Pending] = {}  # by key: the first booking of each key in the batch
+        repeats: list[int] = []
+        for i, fp in fingerprints.items():
+            request = requests[i]
+            prior = stored.get(request.key)
+            if prior is not None:
+                outcomes[i] = _replay(request, fp, prior)
+            elif request.key in pending:
+                repeats.append(i)
+            else:
+                try:
+                    pending[request.key] = self._draw(request, fp)
+                except PostmeterError as exc:
+                    outcomes[i] = Outcome(request, error=exc)
+        booked = self._book(list(pending.values()))
+        for i, fp in fingerprints.items():
+            if i in outcomes:
+                continue
+            prior = booked[requests[i].key]
+            if i in repeats:
+                outcomes[i] = _replay(requests[i], fp, prior)
+            else:
+                outcomes[i] = Outcome(requests[i], charge=Charge(txn_id=prior.id, **prior.result))
+        return [outcomes[i] for i in range(len(requests))]
+
+    def _draw(self, request: ChargeRequest, fp: str) -> _Pending:
+        account = self._account(request.account)
+        if account.refusal is not None:
+            raise account.refusal
+        key = (account.row.id, request.unit)
+        if key not in self.balances:
+            lookup.unit(self.tx, request.unit)
+            self.balances.update(self.tx.lock_balances([key]))
+            self.lots[key] = self.tx.live_lots(*key)
+            self.spent[key] = 0
+        balance, lots = self.balances[key], self.lots[key]
+        free = max(balance.available - self.spent[key], 0)
+        draw = plan_draw(lots, min(request.credits, free), self.now)
+        short = request.credits - draw.drawn
+        if short and not balance.has_payg:
+            raise InsufficientCredits(
+                f"account {request.account!r} lacks {short} {request.unit} credits",
+                account=request.account,
+                unit=request.unit,
+                shortfall=short,
+                available=free,
+            )
+        postings = take(lots, draw, CHARGE, USAGE)
+        self.spent[key] += draw.drawn
+        result = {
+            "account": request.account,
+            "unit": request.unit,
+            "credits": request.credits,
+            "drawn": [list(take) for take in draw.takes],
+            "overage": short,
+            "balance": balance.balance - self.spent[key],
+            "available": balance.available - self.spent[key],
+        }
+        return _Pending(request, fp, balance, postings, result, short)
+
+    def _account(self, ref: str) -> _Account:
+        if ref not in self.accounts:
+            row = lookup.account(self.tx, ref)
+            try:
+                lookup.check_active(self.tx, row)
+                self.accounts[ref] = _Account(row, None)
+            except PostmeterError as exc:
+                self.accounts[ref] = _Account(row, exc)
+        return self.accounts[ref]
+
+    def _book(self, pending: list[_Pending]) -> dict[str, StoredTxn]:
+        """Write the transactions, the postings per balance row, and the overages."""
+        if not pending:
+            return {}
+        txn_ids = self.tx.insert_txns(
+            [
+                {
+                    "scope": self.actor.scope,
+                    "idem_key": p.request.key,
+                    "fingerprint": p.fingerprint,
+                    "operation": OPERATION,
+                    "root_id": p.balance.root_id,
+                    "actor": self.actor.name,
+                    "reason": p.request.reference,
+                    "created_at": self.now,
+                    "result": p.result,
+                }
+                for p in pending
+            ]
+        )
+        by_balance: dict[tuple[int, str], list[tuple[int, Sequence[Posting], int | None]]] = {}
+        overages = []
+        for p, txn_id in zip(pending, txn_ids, strict=True):
+            key = (p.balance.account_id, p.balance.unit)
+            by_balance.setdefault(key, []).append((txn_id, p.postings, None))
+            if p.overage:
+                overages.append(self._overage_row(p, txn_id))
+        for key, batches in by_balance.items():
+            self.tx.post_many(self.balances[key], batches, self.now)
+        if overages:
+            self.tx.conn.execute(insert(t.overages), overages)
+        return {
+            p.request.key: StoredTxn(txn_id, p.fingerprint, p.result)
+            for p, txn_id in zip(pending, txn_ids, strict=True)
+        }
+
+    def _overage_row(self, p: _Pending, txn_id: int) -> dict[str, Any]:
+        b = p.balance
+        return {
+            "txn_id": txn_id,
+            "account_id": b.account_id,
+            "unit": b.unit,
+            "root_id": b.root_id,
+            "credits": p.overage,
+            "price_minor": b.payg_price_minor,
+            "price_per": b.payg_price_per,
+            "currency": b.payg_currency,
+            "created_at": self.now,
+        }
+
+
+def _replay(request: ChargeRequest, fp: str, prior: StoredTxn) -> Outcome:
+    if prior.fingerprint != fp:
+        return Outcome(
+            request,
+            error=IdempotencyConflict(
+                f"idempotency key {request.key!r} was used before for a different request",
+                key=request.key,
+            ),
+        )
+    return Outcome(request, charge=Charge(txn_id=prior.id, replayed=True, **prior.result))
+
+
+def _validate(request: ChargeRequest) -> str:
+    check_key(request.key)
+    check_credits(request.credits)
+    return fingerprint(OPERATION, {**asdict(request), "key": None})

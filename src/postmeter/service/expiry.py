@@ -1,0 +1,44 @@
+"""Lot expiry: what is left in a lot at its expiry goes to breakage.
+
+Credits a reservation holds stay held (the scheduled send may still go out); when they are given
+back, they expire then (see reservations).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from postmeter.domain.books import BREAKAGE, EXPIRE, Posting
+from postmeter.store import tables as t
+from postmeter.store.uow import Tx
+
+
+def due(tx: Tx, now: datetime) -> Any:
+    """The lot with free credits whose expiry passed first."""
+    c = t.lots.c
+    return tx.conn.execute(
+        select(c.id, c.expires_at)
+        .where(c.remaining > 0, c.expires_at <= now, c.remaining > c.held)
+        .order_by(c.expires_at, c.id)
+        .limit(1)
+    ).first()
+
+
+def expire_lot(tx: Tx, txn_id: int, lot_id: int, at: datetime) -> int:
+    """Expire what lot ``lot_id`` has free; returns the credits expired (0 if none)."""
+    c = t.lots.c
+    lot = tx.conn.execute(select(c.account_id, c.unit).where(c.id == lot_id)).one()
+    balance = tx.lock_balances([(lot.account_id, lot.unit)])[(lot.account_id, lot.unit)]
+    fresh = tx.conn.execute(
+        select(c.remaining, c.held, c.expires_at).where(c.id == lot_id)
+    ).one()  # read again under the lock
+    if fresh.expires_at is None or fresh.expires_at > at:
+        return 0
+    credits = fresh.remaining - fresh.held
+    if credits <= 0:
+        return 0
+    tx.post(balance, txn_id, [Posting(lot_id, EXPIRE, BREAKAGE, delta=-credits)], at)
+    return int(credits)

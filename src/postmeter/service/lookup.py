@@ -1,0 +1,37 @@
+"""Finding things by their public names inside a unit of work, or a clear NotFound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from postmeter.domain.errors import AccountInactive, NotFound
+from postmeter.domain.units import Unit
+from postmeter.store import tables as t
+from postmeter.store.uow import Tx
+
+
+def account(tx: Tx, ref: str) -> Row[Any]:
+    row = tx.account_by_ref(ref)
+    if row is None:
+        raise NotFound(f"no account {ref!r}", account=ref)
+    return row
+
+
+def unit(tx: Tx, code: str) -> Unit:
+    row = tx.conn.execute(select(t.units).where(t.units.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"no unit {code!r}", unit=code)
+    return Unit(
+        row.code, row.name, row.scale, row.extend_on_purchase, row.signup_credits, row.signup_days
+    )
+
+
+def check_active(tx: Tx, account_row: Row[Any]) -> None:
+    """Refuse when the account or any account above it is not active."""
+    for row in (account_row, *tx.ancestors(account_row)):
+        if row.status != "active":
+            raise AccountInactive(
+                f"account {row.ref!r} is {row.status}", account=row.ref, status=row.status
+            )

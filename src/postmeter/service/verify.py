@@ -1,0 +1,218 @@
+"""``verify``: every invariant of the books, checked over the whole database.
+
+For each account and unit: the cached balance equals the sum of its lots' remaining and the sum of
+its journal's deltas; the reserved total equals the lots' held credits, the journal's held deltas
+and the open reservations' holds; every entry's balance-after is the running sum before it. For
+each lot: never below zero, never holding more than it has, never more than it started with, and
+its remaining and held equal its own journal. Transfers between accounts cancel out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, literal, select
+
+from postmeter.domain.errors import BooksOutOfBalance
+from postmeter.service.context import Context
+from postmeter.store import tables as t
+from postmeter.store.uow import Tx
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    accounts: int
+    lots: int
+    entries: int
+
+
+def verify(ctx: Context) -> VerifyReport:
+    """Check the books; raise BooksOutOfBalance naming the first discrepancy found."""
+    with ctx.store.read() as tx:
+        for problem in _problems(tx):
+            raise BooksOutOfBalance(problem)
+        return VerifyReport(
+            accounts=tx.conn.execute(select(func.count()).select_from(t.balances)).scalar_one(),
+            lots=tx.conn.execute(select(func.count()).select_from(t.lots)).scalar_one(),
+            entries=tx.conn.execute(select(func.count()).select_from(t.entries)).scalar_one(),
+        )
+
+
+def _problems(tx: Tx) -> Iterator[str]:
+    yield from _lot_shapes(tx)
+    yield from _lots_against_journal(tx)
+    yield from _balances_against_lots_and_journal(tx)
+    yield from _reserved_against_holds(tx)
+    yield from _running_balances(tx)
+    yield from _transfers_cancel(tx)
+
+
+def _lot_shapes(tx: Tx) -> Iterator[str]:
+    c = t.lots.c
+    bad = tx.conn.execute(
+        select(c.id, c.amount, c.remaining, c.held)
+        .where((c.remaining < 0) | (c.held < 0) | (c.held > c.remaining) | (c.remaining > c.amount))
+        .order_by(c.id)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield (
+            f"lot {bad.id}: amount {bad.amount}, remaining {bad.remaining}, held {bad.held} "
+            "(need 0 <= held <= remaining <= amount)"
+        )
+
+
+def _lots_against_journal(tx: Tx) -> Iterator[str]:
+    e = t.entries.c
+    sums = (
+        select(e.lot_id, func.sum(e.delta).label("delta"), func.sum(e.held_delta).label("held"))
+        .where(e.lot_id.is_not(None))
+        .group_by(e.lot_id)
+        .subquery()
+    )
+    c = t.lots.c
+    bad = tx.conn.execute(
+        select(c.id, c.remaining, c.held, sums.c.delta, sums.c.held)
+        .join(sums, sums.c.lot_id == c.id, isouter=True)
+        .where(
+            (func.coalesce(sums.c.delta, 0) != c.remaining)
+            | (func.coalesce(sums.c.held, 0) != c.held)
+        )
+        .order_by(c.id)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield (
+            f"lot {bad.id}: remaining {bad.remaining} and held {bad.held}, but its journal "
+            f"sums to {bad[3] or 0} and {bad[4] or 0}"
+        )
+
+
+def _balances_against_lots_and_journal(tx: Tx) -> Iterator[str]:
+    lot_sums = (
+        select(
+            t.lots.c.account_id,
+            t.lots.c.unit,
+            func.sum(t.lots.c.remaining).label("remaining"),
+            func.sum(t.lots.c.held).label("held"),
+        )
+        .group_by(t.lots.c.account_id, t.lots.c.unit)
+        .subquery()
+    )
+    e = t.entries.c
+    entry_sums = (
+        select(
+            e.account_id,
+            e.unit,
+            func.sum(e.delta).label("delta"),
+            func.sum(e.held_delta).label("held"),
+        )
+        .group_by(e.account_id, e.unit)
+        .subquery()
+    )
+    b = t.balances.c
+    rows = tx.conn.execute(
+        select(
+            b.account_id,
+            b.unit,
+            b.balance,
+            b.reserved,
+            b.assigned,
+            func.coalesce(lot_sums.c.remaining, 0),
+            func.coalesce(lot_sums.c.held, 0),
+            func.coalesce(entry_sums.c.delta, 0),
+            func.coalesce(entry_sums.c.held, 0),
+        )
+        .join(
+            lot_sums,
+            (lot_sums.c.account_id == b.account_id) & (lot_sums.c.unit == b.unit),
+            isouter=True,
+        )
+        .join(
+            entry_sums,
+            (entry_sums.c.account_id == b.account_id) & (entry_sums.c.unit == b.unit),
+            isouter=True,
+        )
+        .order_by(b.account_id, b.unit)
+    )
+    for acc, unit, balance, reserved, assigned, lots_rem, lots_held, j_delta, j_held in rows:
+        where = f"account {acc} {unit}"
+        if not balance == lots_rem == j_delta:
+            yield (
+                f"{where}: balance {balance}, but its lots hold {lots_rem} and its journal "
+                f"sums to {j_delta}"
+            )
+        if not reserved == lots_held == j_held:
+            yield (
+                f"{where}: reserved {reserved}, but its lots hold {lots_held} for "
+                f"reservations and its journal sums to {j_held}"
+            )
+        if reserved + assigned > balance:
+            yield f"{where}: reserved {reserved} + assigned {assigned} exceed balance {balance}"
+    orphan = tx.conn.execute(
+        select(t.lots.c.account_id, t.lots.c.unit)
+        .join(
+            t.balances,
+            (t.balances.c.account_id == t.lots.c.account_id) & (t.balances.c.unit == t.lots.c.unit),
+            isouter=True,
+        )
+        .where(t.balances.c.account_id.is_(None))
+        .limit(1)
+    ).first()
+    if orphan is not None:
+        yield f"account {orphan[0]} {orphan[1]}: lots without a balance row"
+
+
+def _reserved_against_holds(tx: Tx) -> Iterator[str]:
+    r = t.reservations.c
+    held = (
+        select(r.account_id, r.unit, func.sum(t.holds.c.credits).label("held"))
+        .join(t.holds, t.holds.c.reservation_id == r.id)
+        .where(r.status == "held")
+        .group_by(r.account_id, r.unit)
+        .subquery()
+    )
+    b = t.balances.c
+    bad = tx.conn.execute(
+        select(b.account_id, b.unit, b.reserved, func.coalesce(held.c.held, 0))
+        .join(held, (held.c.account_id == b.account_id) & (held.c.unit == b.unit), isouter=True)
+        .where(b.reserved != func.coalesce(held.c.held, 0))
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield (f"account {bad[0]} {bad[1]}: reserved {bad[2]}, but open reservations hold {bad[3]}")
+
+
+def _running_balances(tx: Tx) -> Iterator[str]:
+    """Each entry's balance-after is the sum of the deltas up to and including it."""
+    e = t.entries.c
+    running = select(
+        e.seq,
+        e.balance_after,
+        func.sum(e.delta)
+        .over(partition_by=(e.account_id, e.unit), order_by=e.seq)
+        .label("running"),
+    ).subquery()
+    bad = tx.conn.execute(
+        select(running.c.seq, running.c.balance_after, running.c.running)
+        .where(running.c.balance_after != running.c.running)
+        .order_by(running.c.seq)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield f"entry {bad.seq}: balance after {bad.balance_after}, but the running sum is {bad[2]}"
+
+
+def _transfers_cancel(tx: Tx) -> Iterator[str]:
+    """Credits moved between accounts leave one exactly as they enter the other."""
+    e = t.entries.c
+    total = tx.conn.execute(
+        select(e.unit, func.sum(e.delta))
+        .where(e.counterparty.like(literal("account:%")))
+        .group_by(e.unit)
+        .having(func.sum(e.delta) != 0)
+        .limit(1)
+    ).first()
+    if total is not None:
+        yield f"transfers in {total[0]} do not cancel out: they sum to {total[1]}"

@@ -1,0 +1,1 @@
+"""Persistence: the tables, the engine and its durable settings, the unit of work, migrations."""

@@ -1,0 +1,290 @@
+"""The schema, as SQLAlchemy Core tables; alembic migrations create exactly this.
+
+Every table that belongs to a customer carries ``root_id``, the id of the top-level account of its
+tree, so the schema can be distributed by it (docs/scaling.md). Amounts are 64-bit integers of the
+unit's smallest step; instants are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both databases (SQLite keeps no zone, so we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Amount = BigInteger
+
+units = Table(
+    "units",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("scale", Integer, nullable=False),
+    # Operator policy: buying a package extends the expiry of the account's live package lots.
+    Column("extend_on_purchase", Boolean, nullable=False, server_default=text("false")),
+    # Operator policy: free credits every new account receives (Mailpro's 500), 0 for none.
+    Column("signup_credits", Amount, nullable=False, server_default=text("0")),
+    Column("signup_days", Integer, nullable=True),  # how long they last; NULL: never expire
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ref", String(64), nullable=False, unique=True),
+    Column("root_id", Integer, nullable=True, index=True),  # NULL only while being inserted
+    Column("parent_id", Integer, ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per account and unit: the cached totals, and the lock that serialises that account's
+# changes (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE locks the whole file).
+balances = Table(
+    "balances",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("unit", String(32), ForeignKey("units.code"), primary_key=True),
+    Column("root_id", Integer, nullable=False),
+    Column("balance", Amount, nullable=False),
+    Column("reserved", Amount, nullable=False),
+    Column("assigned", Amount, nullable=False),
+    # Pay-as-you-go: when set, a shortfall is billed at price_minor per price_per credits.
+    Column("payg_price_minor", Amount, nullable=True),
+    Column("payg_price_per", Amount, nullable=True),
+    Column("payg_currency", String(3), nullable=True),
+    CheckConstraint("balance >= 0 AND reserved >= 0 AND assigned >= 0", name="ck_balances_sign"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("unit", String(32), ForeignKey("units.code"), nullable=False),
+    Column("root_id", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("remaining", Amount, nullable=False),
+    Column("held", Amount, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("subscription_id", Integer, nullable=True),
+    Column("period_index", Integer, nullable=True),
+    Column("package_code", String(64), nullable=True),
+    # The database itself refuses a lot below zero or holding more than it has.
+    CheckConstraint("remaining >= 0 AND held >= 0 AND held <= remaining", name="ck_lots_amounts"),
+    # Only lots with something left are ever drawn or expired: keep the indexes to those.
+    Index(
+        "ix_lots_live",
+        "account_id",
+        "unit",
+        sqlite_where=text("remaining > 0"),
+        postgresql_where=text("remaining > 0"),
+    ),
+    Index(
+        "ix_lots_expiry",
+        "expires_at",
+        sqlite_where=text("remaining > 0"),
+        postgresql_where=text("remaining > 0"),
+    ),
+)
+
+# One row per change to the books (and per other change worth replaying): the idempotency record.
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("scope", String(80), nullable=False),
+    Column("idem_key", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("operation", String(40), nullable=False),
+    Column("root_id", Integer, nullable=True),
+    Column("actor", String(120), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("result", Text, nullable=False),
+    UniqueConstraint("scope", "idem_key"),
+)
+
+# The journal: append-only, one entry per lot touched. ``delta`` moves the lot's remaining (and
+# so the balance), ``held_delta`` its reserved part; ``counterparty`` says where credits came from
+# or went: issuance, usage, breakage, or another account (account:<id>).
+entries = Table(
+    "entries",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False, index=True),
+    Column("account_id", Integer, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("root_id", Integer, nullable=False),
+    Column("lot_id", Integer, nullable=True, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("delta", Amount, nullable=False),
+    Column("held_delta", Amount, nullable=False),
+    Column("balance_after", Amount, nullable=False),
+    Column("counterparty", String(40), nullable=False),
+    Column("sender_id", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_entries_account_unit_seq", "account_id", "unit", "seq"),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("unit", String(32), ForeignKey("units.code"), nullable=False),
+    Column("credits", Amount, nullable=False),
+    Column("period_kind", String(16), nullable=False),
+    Column("period_days", Integer, nullable=True),
+    # A free allowance grants FREE lots (drawn first) instead of plan lots.
+    Column("free", Boolean, nullable=False),
+    Column("seats", Integer, nullable=False),
+    Column("dedicated_ips", Integer, nullable=False),
+    Column("price_minor", Amount, nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("root_id", Integer, nullable=False),
+    Column("plan_code", String(64), ForeignKey("plans.code"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("anchor_day", Integer, nullable=True),
+    Column("next_index", Integer, nullable=False),  # the next period to grant
+    Column("next_renewal_at", UTCDateTime, nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("unit", String(32), ForeignKey("units.code"), nullable=False),
+    Column("credits", Amount, nullable=False),
+    Column("validity_months", Integer, nullable=False),
+    Column("validity_days", Integer, nullable=False),
+    Column("price_minor", Amount, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("root_id", Integer, nullable=False),
+    Column("package_code", String(64), ForeignKey("packages.code"), nullable=False),
+    Column("lot_id", Integer, ForeignKey("lots.id"), nullable=False),
+    Column("price_minor", Amount, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("unit", String(32), nullable=False),
+    Column("root_id", Integer, nullable=False),
+    Column("credits", Amount, nullable=False),
+    Column("status", String(16), nullable=False),  # held, captured, released, timed_out
+    Column("deadline_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("captured", Amount, nullable=True),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Index(
+        "ix_reservations_open_deadline",
+        "deadline_at",
+        sqlite_where=text("status = 'held'"),
+        postgresql_where=text("status = 'held'"),
+    ),
+)
+
+# What a reservation holds on each lot, in the order it drew them.
+holds = Table(
+    "holds",
+    metadata,
+    Column("reservation_id", Integer, ForeignKey("reservations.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("lot_id", Integer, ForeignKey("lots.id"), nullable=False),
+    Column("credits", Amount, nullable=False),
+    Column("root_id", Integer, nullable=False),
+)
+
+overages = Table(
+    "overages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("unit", String(32), nullable=False),
+    Column("root_id", Integer, nullable=False),
+    Column("credits", Amount, nullable=False),
+    Column("price_minor", Amount, nullable=False),
+    Column("price_per", Amount, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,304 @@
+"""The unit of work: one database transaction, and the statements the services run inside it.
+
+Services open ``store.write()`` for every change (one transaction, committed on success, rolled
+back on any exception) and ``store.read()`` for reports. Balance rows are locked in a fixed order
+(account id, then unit) so that two transactions touching the same accounts never deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Engine
+
+from postmeter.domain.books import Balance, Posting
+from postmeter.domain.lots import Lot
+from postmeter.store import tables as t
+from postmeter.store.engine import READ_ONLY
+
+
+class Store:
+    """The database behind postmeter: hands out units of work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.engine.begin() as conn:
+            yield Tx(conn, self.dialect)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
+            yield Tx(conn, self.dialect)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTxn:
+    id: int
+    fingerprint: str
+    result: dict[str, Any]
+
+
+class Tx:
+    """The statements of one transaction. Amount arithmetic stays in the services and domain."""
+
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    # -- idempotency and transactions -------------------------------------------------------
+
+    def find_txns(self, scope: str, keys: Sequence[str]) -> dict[str, StoredTxn]:
+        found: dict[str, StoredTxn] = {}
+        for chunk in _chunks(list(keys), 500):
+            rows = self.conn.execute(
+                select(
+                    t.transactions.c.idem_key,
+                    t.transactions.c.id,
+                    t.transactions.c.fingerprint,
+                    t.transactions.c.result,
+                ).where(t.transactions.c.scope == scope, t.transactions.c.idem_key.in_(chunk))
+            )
+            for key, txn_id, fp, result in rows:
+                found[key] = StoredTxn(txn_id, fp, json.loads(result))
+        return found
+
+    def insert_txns(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert transaction rows (``result`` as a dict) and return their ids, in order."""
+        params = [
+            {**row, "result": json.dumps(row["result"], separators=(",", ":"))} for row in rows
+        ]
+        if len(params) == 1:
+            txn_id = self.conn.execute(
+                insert(t.transactions).returning(t.transactions.c.id), params[0]
+            ).scalar_one()
+            return [int(txn_id)]
+        result = self.conn.execute(
+            insert(t.transactions).returning(t.transactions.c.id, sort_by_parameter_order=True),
+            params,
+        )
+        return [int(row[0]) for row in result]
+
+    def set_txn_result(self, txn_id: int, result: dict[str, Any]) -> None:
+        self.conn.execute(
+            update(t.transactions)
+            .where(t.transactions.c.id == txn_id)
+            .values(result=json.dumps(result, separators=(",", ":")))
+        )
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    def account_by_ref(self, ref: str) -> Row[Any] | None:
+        return self.conn.execute(select(t.accounts).where(t.accounts.c.ref == ref)).first()
+
+    def account_by_id(self, account_id: int) -> Row[Any] | None:
+        return self.conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+
+    def ancestors(self, account: Row[Any]) -> list[Row[Any]]:
+        """The accounts above ``account``, nearest first."""
+        chain: list[Row[Any]] = []
+        parent_id = account.parent_id
+        while parent_id is not None:
+            parent = self.account_by_id(parent_id)
+            assert parent is not None, "accounts.parent_id has a foreign key"
+            chain.append(parent)
+            parent_id = parent.parent_id
+        return chain
+
+    # -- balances and lots: the hot path --------------------------------------------------------
+
+    def lock_balances(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
+        """Lock and read the balance rows of ``keys``, creating missing ones, in a fixed order."""
+        wanted = sorted(set(keys))
+        found: dict[tuple[int, str], Balance] = {}
+        for account_id, unit in wanted:
+            row = self._select_balance(account_id, unit)
+            if row is None:
+                self._insert_balance(account_id, unit)
+                row = self._select_balance(account_id, unit)
+                assert row is not None
+            found[(account_id, unit)] = _balance(row)
+        return found
+
+    def read_balance(self, account_id: int, unit: str) -> Balance | None:
+        row = self.conn.execute(
+            select(t.balances).where(
+                t.balances.c.account_id == account_id, t.balances.c.unit == unit
+            )
+        ).first()
+        return None if row is None else _balance(row)
+
+    def _select_balance(self, account_id: int, unit: str) -> Row[Any] | None:
+        query = select(t.balances).where(
+            t.balances.c.account_id == account_id, t.balances.c.unit == unit
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        return self.conn.execute(query).first()
+
+    def _insert_balance(self, account_id: int, unit: str) -> None:
+        account = self.account_by_id(account_id)
+        assert account is not None
+        stmt = _insert_ignore(self.dialect, t.balances).values(
+            account_id=account_id,
+            unit=unit,
+            root_id=account.root_id,
+            balance=0,
+            reserved=0,
+            assigned=0,
+        )
+        self.conn.execute(stmt)
+
+    def live_lots(self, account_id: int, unit: str) -> list[Lot]:
+        """Every lot of the account and unit with something remaining (expired or not)."""
+        c = t.lots.c
+        rows = self.conn.execute(
+            select(
+                c.id, c.source, c.priority, c.expires_at, c.created_at, c.remaining, c.held
+            ).where(c.account_id == account_id, c.unit == unit, c.remaining > 0)
+        )
+        return [Lot(*row) for row in rows]
+
+    def insert_lot(self, values: dict[str, Any]) -> int:
+        lot_id = self.conn.execute(
+            insert(t.lots).returning(t.lots.c.id), {"held": 0, "remaining": 0, **values}
+        ).scalar_one()
+        return int(lot_id)
+
+    def post(
+        self,
+        balance: Balance,
+        txn_id: int,
+        postings: Sequence[Posting],
+        now: datetime,
+        sender_id: int | None = None,
+    ) -> None:
+        """Apply ``postings`` of one transaction to lots, journal and the (locked) balance row."""
+        self.post_many(balance, [(txn_id, postings, sender_id)], now)
+
+    def post_many(
+        self,
+        balance: Balance,
+        batches: Sequence[tuple[int, Sequence[Posting], int | None]],
+        now: datetime,
+    ) -> None:
+        """Apply several transactions' postings on one account and unit, in order.
+
+        Lots are updated once each with their net change; the journal gets one entry per posting,
+        each carrying the balance after it.
+        """
+        lot_delta: dict[int, list[int]] = {}
+        entry_rows: list[dict[str, Any]] = []
+        running = balance.balance
+        reserved = balance.reserved
+        for txn_id, postings, sender_id in batches:
+            for p in postings:
+                running += p.delta
+                reserved += p.held_delta
+                net = lot_delta.setdefault(p.lot_id, [0, 0])
+                net[0] += p.delta
+                net[1] += p.held_delta
+                entry_rows.append(
+                    {
+                        "txn_id": txn_id,
+                        "account_id": balance.account_id,
+                        "unit": balance.unit,
+                        "root_id": balance.root_id,
+                        "lot_id": p.lot_id,
+                        "kind": p.kind,
+                        "delta": p.delta,
+                        "held_delta": p.held_delta,
+                        "balance_after": running,
+                        "counterparty": p.counterparty,
+                        "sender_id": sender_id,
+                        "created_at": now,
+                    }
+                )
+        if not entry_rows:
+            return
+        changed = [
+            {"b_id": lot_id, "b_delta": d, "b_held": h}
+            for lot_id, (d, h) in lot_delta.items()
+            if d or h
+        ]
+        if changed:
+            self.conn.execute(_LOT_UPDATE, changed)
+        self.conn.execute(insert(t.entries), entry_rows)
+        self.conn.execute(
+            update(t.balances)
+            .where(t.balances.c.account_id == balance.account_id, t.balances.c.unit == balance.unit)
+            .values(balance=running, reserved=reserved)
+        )
+        balance.balance = running
+        balance.reserved = reserved
+
+    def set_lot_expiry(self, lot_ids: Sequence[int], expires_at: datetime) -> None:
+        self.conn.execute(
+            update(t.lots).where(t.lots.c.id.in_(lot_ids)).values(expires_at=expires_at)
+        )
+
+    # -- generic helpers ---------------------------------------------------------------------------
+
+    def insert_row(self, table: Any, values: dict[str, Any]) -> int:
+        """Insert one row and return its integer primary key."""
+        pk = next(iter(table.primary_key.columns))
+        return int(self.conn.execute(insert(table).returning(pk), values).scalar_one())
+
+    def exists(self, table: Any, **where: Any) -> bool:
+        cond = and_(*(table.c[k] == v for k, v in where.items()))
+        return (
+            self.conn.execute(select(func.count()).select_from(table).where(cond)).scalar_one() > 0
+        )
+
+
+# Lots change by their net delta in one statement per lot: relative updates, never read-modify-
+# write, and checked so no lot can fall below zero or hold more than it has.
+_LOT_UPDATE = (
+    update(t.lots)
+    .where(t.lots.c.id == bindparam("b_id"))
+    .values(
+        remaining=t.lots.c.remaining + bindparam("b_delta"),
+        held=t.lots.c.held + bindparam("b_held"),
+    )
+)
+
+
+def _balance(row: Row[Any]) -> Balance:
+    return Balance(
+        account_id=row.account_id,
+        unit=row.unit,
+        root_id=row.root_id,
+        balance=row.balance,
+        reserved=row.reserved,
+        assigned=row.assigned,
+        payg_price_minor=row.payg_price_minor,
+        payg_price_per=row.payg_price_per,
+        payg_currency=row.payg_currency,
+    )
+
+
+def _insert_ignore(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
