@@ -42,21 +42,19 @@ def run_once(
                 if prior is not None:
                     return replay(prior, fp, key), prior.id, True
                 now = ctx.clock.now()
-                txn_id = tx.insert_txns(
-                    [
-                        {
-                            "scope": actor.scope,
-                            "idem_key": key,
-                            "fingerprint": fp,
-                            "operation": operation,
-                            "root_id": root_id,
-                            "actor": actor.name,
-                            "reason": reason,
-                            "created_at": now,
-                            "result": {},
-                        }
-                    ]
-                )[0]
+                txn_id = tx.insert_txn(
+                    {
+                        "scope": actor.scope,
+                        "idem_key": key,
+                        "fingerprint": fp,
+                        "operation": operation,
+                        "root_id": root_id,
+                        "actor": actor.name,
+                        "reason": reason,
+                        "created_at": now,
+                        "result": {},
+                    }
+                )
                 result = work(tx, txn_id, now)
                 tx.set_txn_result(txn_id, result)
                 return result, txn_id, False

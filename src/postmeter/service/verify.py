@@ -40,12 +40,27 @@ def verify(ctx: Context) -> VerifyReport:
 
 
 def _problems(tx: Tx) -> Iterator[str]:
+    yield from _entries_have_transactions(tx)
     yield from _lot_shapes(tx)
     yield from _lots_against_journal(tx)
     yield from _balances_against_lots_and_journal(tx)
     yield from _reserved_against_holds(tx)
     yield from _running_balances(tx)
     yield from _transfers_cancel(tx)
+
+
+def _entries_have_transactions(tx: Tx) -> Iterator[str]:
+    """Every entry belongs to a transaction (the journal has no foreign key: see tables.py)."""
+    e = t.entries.c
+    orphan = tx.conn.execute(
+        select(e.seq, e.txn_id)
+        .join(t.transactions, t.transactions.c.id == e.txn_id, isouter=True)
+        .where(t.transactions.c.id.is_(None))
+        .order_by(e.seq)
+        .limit(1)
+    ).first()
+    if orphan is not None:
+        yield f"entry {orphan.seq}: no transaction {orphan.txn_id}"
 
 
 def _lot_shapes(tx: Tx) -> Iterator[str]:

@@ -14,11 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 from postmeter.domain.books import Balance, Posting
+from postmeter.domain.errors import NotFound
 from postmeter.domain.lots import Lot
+from postmeter.store import booking
 from postmeter.store import tables as t
 from postmeter.store.engine import READ_ONLY
 
@@ -61,35 +72,31 @@ class Tx:
     # -- idempotency and transactions -------------------------------------------------------
 
     def find_txns(self, scope: str, keys: Sequence[str]) -> dict[str, StoredTxn]:
+        """The transactions already booked under any of ``keys``."""
         found: dict[str, StoredTxn] = {}
-        for chunk in _chunks(list(keys), 500):
-            rows = self.conn.execute(
-                select(
-                    t.transactions.c.idem_key,
-                    t.transactions.c.id,
-                    t.transactions.c.fingerprint,
-                    t.transactions.c.result,
-                ).where(t.transactions.c.scope == scope, t.transactions.c.idem_key.in_(chunk))
+        if self.dialect == "postgresql":
+            # One JSON parameter: psycopg would send a thousand-key IN list as a thousand
+            # parameters, and dumps a text array element by element.
+            rows: Any = self.conn.exec_driver_sql(
+                "SELECT idem_key, id, fingerprint, result FROM transactions WHERE scope = %s "
+                "AND idem_key IN (SELECT json_array_elements_text(%s::json))",
+                (scope, json.dumps(list(keys))),
             )
+            chunks: list[Any] = [rows]
+        else:
+            chunks = [
+                self.conn.execute(_FIND_TXNS, {"scope": scope, "keys": chunk})
+                for chunk in _chunks(list(keys), 500)
+            ]
+        for rows in chunks:
             for key, txn_id, fp, result in rows:
                 found[key] = StoredTxn(txn_id, fp, json.loads(result))
         return found
 
-    def insert_txns(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert transaction rows (``result`` as a dict) and return their ids, in order."""
-        params = [
-            {**row, "result": json.dumps(row["result"], separators=(",", ":"))} for row in rows
-        ]
-        if len(params) == 1:
-            txn_id = self.conn.execute(
-                insert(t.transactions).returning(t.transactions.c.id), params[0]
-            ).scalar_one()
-            return [int(txn_id)]
-        result = self.conn.execute(
-            insert(t.transactions).returning(t.transactions.c.id, sort_by_parameter_order=True),
-            params,
-        )
-        return [int(row[0]) for row in result]
+    def insert_txn(self, row: dict[str, Any]) -> int:
+        """Insert one transaction row (``result`` as a dict) and return its id."""
+        params = {**row, "result": json.dumps(row["result"], separators=(",", ":"))}
+        return int(self.conn.execute(_INSERT_TXN, params).scalar_one())
 
     def set_txn_result(self, txn_id: int, result: dict[str, Any]) -> None:
         self.conn.execute(
@@ -101,10 +108,10 @@ class Tx:
     # -- accounts -----------------------------------------------------------------------------
 
     def account_by_ref(self, ref: str) -> Row[Any] | None:
-        return self.conn.execute(select(t.accounts).where(t.accounts.c.ref == ref)).first()
+        return self.conn.execute(_ACCOUNT_BY_REF, {"ref": ref}).first()
 
     def account_by_id(self, account_id: int) -> Row[Any] | None:
-        return self.conn.execute(select(t.accounts).where(t.accounts.c.id == account_id)).first()
+        return self.conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
 
     def ancestors(self, account: Row[Any]) -> list[Row[Any]]:
         """The accounts above ``account``, nearest first."""
@@ -133,22 +140,16 @@ class Tx:
         return found
 
     def read_balance(self, account_id: int, unit: str) -> Balance | None:
-        row = self.conn.execute(
-            select(t.balances).where(
-                t.balances.c.account_id == account_id, t.balances.c.unit == unit
-            )
-        ).first()
+        row = self.conn.execute(_BALANCE, {"account_id": account_id, "unit": unit}).first()
         return None if row is None else _balance(row)
 
     def _select_balance(self, account_id: int, unit: str) -> Row[Any] | None:
-        query = select(t.balances).where(
-            t.balances.c.account_id == account_id, t.balances.c.unit == unit
-        )
-        if self.dialect == "postgresql":
-            query = query.with_for_update()
-        return self.conn.execute(query).first()
+        query = _BALANCE_FOR_UPDATE if self.dialect == "postgresql" else _BALANCE
+        return self.conn.execute(query, {"account_id": account_id, "unit": unit}).first()
 
     def _insert_balance(self, account_id: int, unit: str) -> None:
+        if self.conn.execute(_UNIT_EXISTS, {"code": unit}).first() is None:
+            raise NotFound(f"no unit {unit!r}", unit=unit)
         account = self.account_by_id(account_id)
         assert account is not None
         stmt = _insert_ignore(self.dialect, t.balances).values(
@@ -163,12 +164,7 @@ class Tx:
 
     def live_lots(self, account_id: int, unit: str) -> list[Lot]:
         """Every lot of the account and unit with something remaining (expired or not)."""
-        c = t.lots.c
-        rows = self.conn.execute(
-            select(
-                c.id, c.source, c.priority, c.expires_at, c.created_at, c.remaining, c.held
-            ).where(c.account_id == account_id, c.unit == unit, c.remaining > 0)
-        )
+        rows = self.conn.execute(_LIVE_LOTS, {"account_id": account_id, "unit": unit})
         return [Lot(*row) for row in rows]
 
     def insert_lot(self, values: dict[str, Any]) -> int:
@@ -194,55 +190,18 @@ class Tx:
         batches: Sequence[tuple[int, Sequence[Posting], int | None]],
         now: datetime,
     ) -> None:
-        """Apply several transactions' postings on one account and unit, in order.
-
-        Lots are updated once each with their net change; the journal gets one entry per posting,
-        each carrying the balance after it.
-        """
-        lot_delta: dict[int, list[int]] = {}
-        entry_rows: list[dict[str, Any]] = []
-        running = balance.balance
-        reserved = balance.reserved
+        """Apply several transactions' postings on one account and unit, in order: lots change
+        by their net delta, the journal gets one entry per posting with the balance after it."""
+        step = booking.Booking()
         for txn_id, postings, sender_id in batches:
-            for p in postings:
-                running += p.delta
-                reserved += p.held_delta
-                net = lot_delta.setdefault(p.lot_id, [0, 0])
-                net[0] += p.delta
-                net[1] += p.held_delta
-                entry_rows.append(
-                    {
-                        "txn_id": txn_id,
-                        "account_id": balance.account_id,
-                        "unit": balance.unit,
-                        "root_id": balance.root_id,
-                        "lot_id": p.lot_id,
-                        "kind": p.kind,
-                        "delta": p.delta,
-                        "held_delta": p.held_delta,
-                        "balance_after": running,
-                        "counterparty": p.counterparty,
-                        "sender_id": sender_id,
-                        "created_at": now,
-                    }
-                )
-        if not entry_rows:
-            return
-        changed = [
-            {"b_id": lot_id, "b_delta": d, "b_held": h}
-            for lot_id, (d, h) in lot_delta.items()
-            if d or h
-        ]
-        if changed:
-            self.conn.execute(_LOT_UPDATE, changed)
-        self.conn.execute(insert(t.entries), entry_rows)
-        self.conn.execute(
-            update(t.balances)
-            .where(t.balances.c.account_id == balance.account_id, t.balances.c.unit == balance.unit)
-            .values(balance=running, reserved=reserved)
-        )
-        balance.balance = running
-        balance.reserved = reserved
+            step.post(balance, txn_id, postings, now, sender_id)
+        self.write(step)
+
+    def write(self, step: booking.Booking) -> dict[str, int]:
+        """Write a booking; returns the ids of its new transactions by key."""
+        if not step.entries and not step.txns:
+            return {}
+        return booking.write(self.conn, step)
 
     def set_lot_expiry(self, lot_ids: Sequence[int], expires_at: datetime) -> None:
         self.conn.execute(
@@ -263,15 +222,36 @@ class Tx:
         )
 
 
-# Lots change by their net delta in one statement per lot: relative updates, never read-modify-
-# write, and checked so no lot can fall below zero or hold more than it has.
-_LOT_UPDATE = (
-    update(t.lots)
-    .where(t.lots.c.id == bindparam("b_id"))
-    .values(
-        remaining=t.lots.c.remaining + bindparam("b_delta"),
-        held=t.lots.c.held + bindparam("b_held"),
-    )
+# The hot path's statements, built once: constructing a statement costs more than running it.
+_FIND_TXNS = select(
+    t.transactions.c.idem_key,
+    t.transactions.c.id,
+    t.transactions.c.fingerprint,
+    t.transactions.c.result,
+).where(
+    t.transactions.c.scope == bindparam("scope"),
+    t.transactions.c.idem_key.in_(bindparam("keys", expanding=True)),
+)
+_INSERT_TXN = insert(t.transactions).returning(t.transactions.c.id)
+_ACCOUNT_BY_REF = select(t.accounts).where(t.accounts.c.ref == bindparam("ref"))
+_ACCOUNT_BY_ID = select(t.accounts).where(t.accounts.c.id == bindparam("id"))
+_BALANCE = select(t.balances).where(
+    t.balances.c.account_id == bindparam("account_id"), t.balances.c.unit == bindparam("unit")
+)
+_BALANCE_FOR_UPDATE = _BALANCE.with_for_update()
+_UNIT_EXISTS = select(t.units.c.code).where(t.units.c.code == bindparam("code"))
+_LIVE_LOTS = select(
+    t.lots.c.id,
+    t.lots.c.source,
+    t.lots.c.priority,
+    t.lots.c.expires_at,
+    t.lots.c.created_at,
+    t.lots.c.remaining,
+    t.lots.c.held,
+).where(
+    t.lots.c.account_id == bindparam("account_id"),
+    t.lots.c.unit == bindparam("unit"),
+    t.lots.c.remaining > 0,
 )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 03:10:36.604986
+Create Date: 2026-11-24 03:19:37.764969
 """
 
 from __future__ import annotations
@@ -41,6 +41,29 @@ def upgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_accounts_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_accounts_root_id"), ["root_id"], unique=False)
+
+    op.create_table(
+        "entries",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("txn_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("unit", sa.String(length=32), nullable=False),
+        sa.Column("root_id", sa.Integer(), nullable=False),
+        sa.Column("lot_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("delta", sa.BigInteger(), nullable=False),
+        sa.Column("held_delta", sa.BigInteger(), nullable=False),
+        sa.Column("balance_after", sa.BigInteger(), nullable=False),
+        sa.Column("counterparty", sa.String(length=40), nullable=False),
+        sa.Column("sender_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", postmeter.store.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_entries")),
+    )
+    with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_entries_account_unit_seq", ["account_id", "unit", "seq"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_entries_txn_id"), ["txn_id"], unique=False)
 
     op.create_table(
         "transactions",
@@ -89,33 +112,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["unit"], ["units.code"], name=op.f("fk_balances_unit_units")),
         sa.PrimaryKeyConstraint("account_id", "unit", name=op.f("pk_balances")),
     )
-    op.create_table(
-        "entries",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("txn_id", sa.BigInteger(), nullable=False),
-        sa.Column("account_id", sa.Integer(), nullable=False),
-        sa.Column("unit", sa.String(length=32), nullable=False),
-        sa.Column("root_id", sa.Integer(), nullable=False),
-        sa.Column("lot_id", sa.Integer(), nullable=True),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("delta", sa.BigInteger(), nullable=False),
-        sa.Column("held_delta", sa.BigInteger(), nullable=False),
-        sa.Column("balance_after", sa.BigInteger(), nullable=False),
-        sa.Column("counterparty", sa.String(length=40), nullable=False),
-        sa.Column("sender_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", postmeter.store.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["txn_id"], ["transactions.id"], name=op.f("fk_entries_txn_id_transactions")
-        ),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_entries")),
-    )
-    with op.batch_alter_table("entries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_entries_account_unit_seq", ["account_id", "unit", "seq"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_entries_lot_id"), ["lot_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_entries_txn_id"), ["txn_id"], unique=False)
-
     op.create_table(
         "lots",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -383,15 +379,14 @@ def downgrade() -> None:
         )
 
     op.drop_table("lots")
-    with op.batch_alter_table("entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_entries_txn_id"))
-        batch_op.drop_index(batch_op.f("ix_entries_lot_id"))
-        batch_op.drop_index("ix_entries_account_unit_seq")
-
-    op.drop_table("entries")
     op.drop_table("balances")
     op.drop_table("units")
     op.drop_table("transactions")
+    with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_entries_txn_id"))
+        batch_op.drop_index("ix_entries_account_unit_seq")
+
+    op.drop_table("entries")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_accounts_root_id"))
         batch_op.drop_index(batch_op.f("ix_accounts_parent_id"))
