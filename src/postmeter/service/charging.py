@@ -128,7 +128,10 @@ class _Batch:
                 fingerprints[i] = _validate(request)
             except PostmeterError as exc:
                 outcomes[i] = Outcome(request, error=exc)
-        stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i in fingerprints])
+        if len(fingerprints) == 1:
+            stored = self._preload(requests[next(iter(fingerprints))])
+        else:
+            stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i in fingerprints])
         pending: dict[str, _Pending] = {}  # by key: the first booking of each key in the batch
         repeats: list[int] = []
         for i, fp in fingerprints.items():
@@ -153,6 +156,20 @@ class _Batch:
             else:
                 outcomes[i] = Outcome(requests[i], charge=Charge(txn_id=prior.id, **prior.result))
         return [outcomes[i] for i in range(len(requests))]
+
+    def _preload(self, request: ChargeRequest) -> dict[str, StoredTxn]:
+        """A lone charge reads all it needs in one statement (the hot path's common case)."""
+        load = self.tx.load_charge(self.actor.scope, request.key, request.account, request.unit)
+        if load is None:
+            return self.tx.find_txns(self.actor.scope, [request.key])
+        if load.prior is not None:
+            return {request.key: load.prior}
+        self.accounts[request.account] = self._checked(load.account)
+        key = (load.balance.account_id, load.balance.unit)
+        self.balances[key] = load.balance
+        self.lots[key] = load.lots
+        self.spent[key] = 0
+        return {}
 
     def _draw(self, request: ChargeRequest, fp: str) -> _Pending:
         account = self._account(request.account)
@@ -190,13 +207,15 @@ class _Batch:
 
     def _account(self, ref: str) -> _Account:
         if ref not in self.accounts:
-            row = lookup.account(self.tx, ref)
-            try:
-                lookup.check_active(self.tx, row)
-                self.accounts[ref] = _Account(row, None)
-            except PostmeterError as exc:
-                self.accounts[ref] = _Account(row, exc)
+            self.accounts[ref] = self._checked(lookup.account(self.tx, ref))
         return self.accounts[ref]
+
+    def _checked(self, row: Any) -> _Account:
+        try:
+            lookup.check_active(self.tx, row)
+        except PostmeterError as exc:
+            return _Account(row, exc)
+        return _Account(row, None)
 
     def _book(self, pending: list[_Pending]) -> dict[str, StoredTxn]:
         """Write the transactions, their postings and overages: one booking for the batch."""

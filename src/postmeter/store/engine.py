@@ -36,7 +36,6 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             connect_args={"options": "-c synchronous_commit=on"},
         )
     raise InvalidInput(f"unsupported database {backend!r}: use sqlite or postgresql")

@@ -62,6 +62,14 @@ class StoredTxn:
     result: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeLoad:
+    prior: StoredTxn | None
+    account: Any  # a row with the account's columns (id, ref, root_id, parent_id, status)
+    balance: Balance
+    lots: list[Lot]
+
+
 class Tx:
     """The statements of one transaction. Amount arithmetic stays in the services and domain."""
 
@@ -162,6 +170,31 @@ class Tx:
         )
         self.conn.execute(stmt)
 
+    def load_charge(self, scope: str, key: str, ref: str, unit: str) -> ChargeLoad | None:
+        """Everything one charge reads, in one round trip: the key's earlier transaction, the
+        account, its locked balance row and its lots. None when the account or its balance row
+        does not exist yet (the caller then takes the general path)."""
+        query = _CHARGE_LOAD_FOR_UPDATE if self.dialect == "postgresql" else _CHARGE_LOAD
+        rows = self.conn.execute(
+            query, {"scope": scope, "key": key, "ref": ref, "unit": unit}
+        ).all()
+        if not rows:
+            return None
+        first = rows[0]
+        prior = None
+        if first.txn_id is not None:
+            prior = StoredTxn(first.txn_id, first.fingerprint, json.loads(first.result))
+        return ChargeLoad(
+            prior=prior,
+            account=first,
+            balance=_balance(first),
+            lots=[
+                Lot(r.lot_id, r.source, r.priority, r.expires_at, r.created_at, r.remaining, r.held)
+                for r in rows
+                if r.lot_id is not None
+            ],
+        )
+
     def live_lots(self, account_id: int, unit: str) -> list[Lot]:
         """Every lot of the account and unit with something remaining (expired or not)."""
         rows = self.conn.execute(_LIVE_LOTS, {"account_id": account_id, "unit": unit})
@@ -239,6 +272,61 @@ _BALANCE = select(t.balances).where(
     t.balances.c.account_id == bindparam("account_id"), t.balances.c.unit == bindparam("unit")
 )
 _BALANCE_FOR_UPDATE = _BALANCE.with_for_update()
+# One charge's reads in one statement: the account joined to its balance row (locked on
+# PostgreSQL) and its lots with something left, plus the transaction already under the key.
+_CHARGE_LOAD = (
+    select(
+        t.accounts.c.id,
+        t.accounts.c.ref,
+        t.accounts.c.root_id,
+        t.accounts.c.parent_id,
+        t.accounts.c.status,
+        t.balances.c.account_id,
+        t.balances.c.unit,
+        t.balances.c.balance,
+        t.balances.c.reserved,
+        t.balances.c.assigned,
+        t.balances.c.payg_price_minor,
+        t.balances.c.payg_price_per,
+        t.balances.c.payg_currency,
+        t.lots.c.id.label("lot_id"),
+        t.lots.c.source,
+        t.lots.c.priority,
+        t.lots.c.expires_at,
+        t.lots.c.created_at,
+        t.lots.c.remaining,
+        t.lots.c.held,
+        t.transactions.c.id.label("txn_id"),
+        t.transactions.c.fingerprint,
+        t.transactions.c.result,
+    )
+    .select_from(
+        t.accounts.join(
+            t.balances,
+            and_(
+                t.balances.c.account_id == t.accounts.c.id,
+                t.balances.c.unit == bindparam("unit"),
+            ),
+        )
+        .outerjoin(
+            t.lots,
+            and_(
+                t.lots.c.account_id == t.accounts.c.id,
+                t.lots.c.unit == t.balances.c.unit,
+                t.lots.c.remaining > 0,
+            ),
+        )
+        .outerjoin(
+            t.transactions,
+            and_(
+                t.transactions.c.scope == bindparam("scope"),
+                t.transactions.c.idem_key == bindparam("key"),
+            ),
+        )
+    )
+    .where(t.accounts.c.ref == bindparam("ref"))
+)
+_CHARGE_LOAD_FOR_UPDATE = _CHARGE_LOAD.with_for_update(of=t.balances)
 _UNIT_EXISTS = select(t.units.c.code).where(t.units.c.code == bindparam("code"))
 _LIVE_LOTS = select(
     t.lots.c.id,
@@ -255,7 +343,7 @@ _LIVE_LOTS = select(
 )
 
 
-def _balance(row: Row[Any]) -> Balance:
+def _balance(row: Any) -> Balance:
     return Balance(
         account_id=row.account_id,
         unit=row.unit,
