@@ -1,14 +1,54 @@
-"""Settings, from the environment (``POSTMETER_*``); built once, in bootstrap."""
+"""Settings: from the environment (``POSTMETER_*``) and an optional TOML file, built in bootstrap.
+
+The file is named by ``POSTMETER_CONFIG``; the environment wins over the file. Example::
+
+    database_url = "postgresql://postmeter@db/postmeter"
+    host = "0.0.0.0"
+    port = 8080
+    tick_interval_s = 5
+"""
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from postmeter.store.engine import DEFAULT_URL
+
+CONFIG_ENV = "POSTMETER_CONFIG"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTMETER_", extra="ignore")
 
     database_url: str = DEFAULT_URL
-    pool_size: int = 5
+    pool_size: int = Field(5, ge=1, le=200)
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    tick_interval_s: float = Field(5.0, gt=0, le=3600)
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{CONFIG_ENV}={path}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

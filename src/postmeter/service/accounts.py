@@ -154,11 +154,50 @@ def get_account(ctx: Context, ref: str) -> Account:
 
 
 def list_accounts(ctx: Context, parent: str | None = None) -> list[Account]:
+    """Every account (or every child of ``parent``), in the order they were opened."""
+    accounts, _ = page_accounts(ctx, parent, limit=1_000_000)
+    return accounts
+
+
+def page_accounts(
+    ctx: Context,
+    parent: str | None = None,
+    *,
+    after_id: int = 0,
+    limit: int = 10_000,
+    within: int | None = None,
+) -> tuple[list[Account], int | None]:
+    """Accounts in id order after ``after_id``: a page and the id to continue after (or None).
+
+    ``within`` keeps only that account and the accounts below it.
+    """
     with ctx.store.read() as tx:
-        query = select(t.accounts.c.id).order_by(t.accounts.c.id)
+        query = (
+            select(t.accounts.c.id, t.accounts.c.parent_id)
+            .where(t.accounts.c.id > after_id)
+            .order_by(t.accounts.c.id)
+            .limit(limit + 1)
+        )
         if parent is not None:
             query = query.where(t.accounts.c.parent_id == lookup.account(tx, parent).id)
-        return [Account(**_view(tx, account_id)) for account_id in tx.conn.scalars(query)]
+        if within is not None:
+            root = tx.account_by_id(within)
+            query = query.where(t.accounts.c.root_id == (root.root_id if root else -1))
+        rows = tx.conn.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        page = [
+            Account(**_view(tx, row.id))
+            for row in rows
+            if within is None or within in _lineage_ids(tx, row.id)
+        ]
+        return page, (rows[-1].id if more and rows else None)
+
+
+def _lineage_ids(tx: Tx, account_id: int) -> list[int]:
+    row = tx.account_by_id(account_id)
+    assert row is not None
+    return [row.id, *(parent.id for parent in tx.ancestors(row))]
 
 
 def _view(tx: Tx, account_id: int) -> dict[str, Any]:
@@ -174,3 +213,9 @@ def _view(tx: Tx, account_id: int) -> dict[str, Any]:
         "parent": parent.ref if parent else None,
         "created_at": row.created_at.isoformat(),
     }
+
+
+def lineage(ctx: Context, ref: str) -> list[int]:
+    """The ids of ``ref`` and every account above it, nearest first (NotFound if none)."""
+    with ctx.store.read() as tx:
+        return _lineage_ids(tx, lookup.account(tx, ref).id)

@@ -167,6 +167,11 @@ def due(tx: Tx, now: datetime) -> Any:
     ).first()
 
 
+def get_subscription(ctx: Context, subscription_id: int) -> Subscription:
+    with ctx.store.read() as tx:
+        return Subscription(**view(tx, subscription_id))
+
+
 def list_subscriptions(ctx: Context, account: str) -> list[Subscription]:
     with ctx.store.read() as tx:
         row = lookup.account(tx, account)

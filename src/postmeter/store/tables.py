@@ -290,3 +290,33 @@ overages = Table(
     Column("currency", String(3), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# API keys: the secret is shown once and only its hash is kept. ``account_id`` NULL means an
+# operator key; otherwise the key sees that account and the accounts below it.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # operator, account
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=True),
+    Column("root_id", Integer, nullable=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# What the HTTP API answered to a request that changed (or tried to change) the books, so that a
+# replay of its Idempotency-Key gets the very same status and body, refusals included.
+http_replies = Table(
+    "http_replies",
+    metadata,
+    Column("scope", String(80), primary_key=True),
+    Column("idem_key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

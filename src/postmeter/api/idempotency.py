@@ -1,0 +1,81 @@
+"""The Idempotency-Key header: required on every request that changes the books.
+
+The first answer under a key (success or refusal; never a server error) is kept, and a replay of
+the same request gets the very same status and body. The same key with another request is 409.
+Underneath, the services are idempotent on the same key, so two racing first requests still book
+once and answer alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import Response
+
+from postmeter.api.problems import MEDIA_TYPE, ApiError, from_error, problem
+from postmeter.domain.errors import PostmeterError
+from postmeter.domain.idempotency import check_key
+from postmeter.service.context import Context
+from postmeter.service.keys import Principal
+from postmeter.service.replies import Reply, find_reply, keep_reply
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="A unique key per change; a replay returns the first answer.",
+            max_length=200,
+        ),
+    ] = None,
+) -> str:
+    if key is None or key == "":
+        raise ApiError(400, "idempotency_key_missing", "send an Idempotency-Key header")
+    return check_key(key)
+
+
+Work = Callable[[], tuple[int, Any]]
+
+
+def replayable(
+    ctx: Context,
+    who: Principal,
+    key: str,
+    request: dict[str, Any],
+    work: Work,
+    scale_of: Callable[[str], int] | None = None,
+) -> Response:
+    """Answer ``work()`` once per key; replay the first answer after that."""
+    scope = who.actor.scope
+    fp = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    prior = find_reply(ctx, scope, key)
+    if prior is None:
+        try:
+            status, body = work()
+            media = "application/json"
+        except PostmeterError as exc:
+            status, body = from_error(exc, scale_of)
+            media = MEDIA_TYPE
+        reply = Reply(fp, status, json.dumps(body))
+        kept = keep_reply(ctx, scope, key, reply) if status < 500 else reply
+        if kept is reply:
+            return Response(reply.body, status_code=status, media_type=media)
+        prior = kept
+    if prior.fingerprint != fp:
+        body = problem(
+            409,
+            "idempotency_key_reused",
+            f"Idempotency-Key {key!r} was used before for a different request",
+        )
+        return Response(json.dumps(body), status_code=409, media_type=MEDIA_TYPE)
+    media = MEDIA_TYPE if prior.status >= 400 else "application/json"
+    return Response(
+        prior.body, status_code=prior.status, media_type=media, headers={REPLAYED_HEADER: "true"}
+    )

@@ -1,0 +1,24 @@
+"""Operator chores over HTTP: run tick now, verify the books."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+
+import postmeter as pm
+from postmeter.api.auth import Ctx, Operator, OperatorWriter
+
+router = APIRouter(tags=["admin"])
+
+
+@router.post("/tick", summary="Book what is due now (renewals, expiries, deadlines)")
+def run_tick(ctx: Ctx, _who: OperatorWriter) -> dict[str, Any]:
+    # No Idempotency-Key: tick is idempotent by construction (each event has its own key).
+    return asdict(pm.tick(ctx))
+
+
+@router.get("/verify", summary="Check every invariant of the books")
+def run_verify(ctx: Ctx, _who: Operator) -> dict[str, Any]:
+    return {"ok": True, **asdict(pm.verify(ctx))}
