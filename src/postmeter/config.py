@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import (
@@ -30,10 +31,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTMETER_", extra="ignore")
 
     database_url: str = DEFAULT_URL
-    pool_size: int = Field(5, ge=1, le=200)
+    pool_size: Annotated[int, Field(ge=1, le=200)] = 5
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
-    tick_interval_s: float = Field(5.0, gt=0, le=3600)
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    tick_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
     log_level: str = "INFO"
 
     @classmethod
@@ -42,8 +43,8 @@ class Settings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 (no .env files)
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = os.environ.get(CONFIG_ENV)

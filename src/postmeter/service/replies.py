@@ -21,8 +21,9 @@ class Reply:
 def find_reply(ctx: Context, scope: str, key: str) -> Reply | None:
     with ctx.store.read() as tx:
         row = tx.conn.execute(
-            select(t.http_replies.c.fingerprint, t.http_replies.c.status, t.http_replies.c.body)
-            .where(t.http_replies.c.scope == scope, t.http_replies.c.idem_key == key)
+            select(
+                t.http_replies.c.fingerprint, t.http_replies.c.status, t.http_replies.c.body
+            ).where(t.http_replies.c.scope == scope, t.http_replies.c.idem_key == key)
         ).first()
     return None if row is None else Reply(row.fingerprint, row.status, row.body)
 
@@ -33,8 +34,12 @@ def keep_reply(ctx: Context, scope: str, key: str, reply: Reply) -> Reply:
         with ctx.store.write() as tx:
             tx.conn.execute(
                 t.http_replies.insert().values(
-                    scope=scope, idem_key=key, fingerprint=reply.fingerprint,
-                    status=reply.status, body=reply.body, created_at=ctx.clock.now(),
+                    scope=scope,
+                    idem_key=key,
+                    fingerprint=reply.fingerprint,
+                    status=reply.status,
+                    body=reply.body,
+                    created_at=ctx.clock.now(),
                 )
             )
     except IntegrityError:

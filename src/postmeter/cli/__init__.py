@@ -1,0 +1,1 @@
+"""The command line: ``postmeter ...``, built on Typer and rich; it calls service/, never store/."""
