@@ -36,9 +36,14 @@ def parse_credits(text: str, scale: int, *, allow_zero: bool = False) -> int:
         )
     frac = frac.ljust(scale, "0")[:scale]
     steps = int(match.group("whole") + frac)
-    if match.group("sign"):
-        steps = -steps
-    return check_credits(steps, allow_zero=allow_zero)
+    # Say what was typed, not the steps it makes: "-5" sms is not "-500".
+    if match.group("sign") and steps:
+        raise InvalidAmount(f"amount must be greater than zero, not {text.strip()}", value=text)
+    if steps == 0 and not allow_zero:
+        raise InvalidAmount(f"amount must be greater than zero, not {text.strip()}", value=text)
+    if steps > MAX_CREDITS:
+        raise InvalidAmount(f"{text.strip()} is larger than 2^63 - 1 steps of the unit", value=text)
+    return steps
 
 
 def check_credits(steps: int, *, allow_zero: bool = False) -> int:

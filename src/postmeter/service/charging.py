@@ -20,7 +20,6 @@ from postmeter.domain.amounts import check_credits
 from postmeter.domain.books import CHARGE, USAGE, Balance, Posting
 from postmeter.domain.errors import (
     IdempotencyConflict,
-    InsufficientCredits,
     PostmeterError,
 )
 from postmeter.domain.idempotency import check_key
@@ -185,13 +184,7 @@ class _Batch:
         draw = plan_draw(lots, min(request.credits, free), self.now)
         short = request.credits - draw.drawn
         if short and not balance.has_payg:
-            raise InsufficientCredits(
-                f"account {request.account!r} lacks {short} {request.unit} credits",
-                account=request.account,
-                unit=request.unit,
-                shortfall=short,
-                available=free,
-            )
+            raise lookup.shortfall(self.tx, request.account, request.unit, short, free)
         postings = take(lots, draw, CHARGE, USAGE)
         self.spent[key] += draw.drawn
         result = {

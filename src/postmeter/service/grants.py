@@ -9,7 +9,7 @@ from typing import Any
 from postmeter.domain import lots as lot_sources
 from postmeter.domain.amounts import check_credits
 from postmeter.domain.books import ADJUST, CORRECTION
-from postmeter.domain.errors import InsufficientCredits, InvalidInput
+from postmeter.domain.errors import InvalidInput
 from postmeter.domain.validate import check_text
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
@@ -90,9 +90,8 @@ def correct_down(
         lookup.unit(tx, unit)
         balance = tx.lock_balances([(row.id, unit)])[(row.id, unit)]
         if credits > balance.available:
-            raise InsufficientCredits(
-                f"only {balance.available} can be taken back", shortfall=credits - balance.available
-            )
+            free = max(balance.available, 0)
+            raise lookup.shortfall(tx, account, unit, credits - free, free, "to take back")
         lots = tx.live_lots(row.id, unit)
         postings, shortfall = debit_postings(
             lots, credits, now, kind=ADJUST, counterparty=CORRECTION

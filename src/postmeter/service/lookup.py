@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from postmeter.domain.errors import AccountInactive, NotFound
+from postmeter.domain.errors import AccountInactive, InsufficientCredits, NotFound
 from postmeter.domain.units import Unit
 from postmeter.store import tables as t
 from postmeter.store.uow import Tx
@@ -35,3 +35,18 @@ def check_active(tx: Tx, account_row: Row[Any]) -> None:
             raise AccountInactive(
                 f"account {row.ref!r} is {row.status}", account=row.ref, status=row.status
             )
+
+
+def shortfall(
+    tx: Tx, account: str, unit_code: str, short: int, available: int, doing: str = "for this"
+) -> InsufficientCredits:
+    """The refusal for a missing ``short`` steps, said in credits of the unit."""
+    the_unit = unit(tx, unit_code)
+    return InsufficientCredits(
+        f"account {account!r} lacks {the_unit.format(short)} {unit_code} credits {doing} "
+        f"(available: {the_unit.format(available)})",
+        account=account,
+        unit=unit_code,
+        shortfall=short,
+        available=available,
+    )

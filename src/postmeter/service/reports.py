@@ -67,6 +67,9 @@ class EntryView:
     held_delta: int
     balance_after: int
     counterparty: str
+    actor: str
+    reason: str | None
+    key: str
 
 
 def summary(ctx: Context, account: str, unit: str) -> Summary:
@@ -175,8 +178,15 @@ def journal(
     check_count(after_seq, "after", high=2**63 - 1)
     e = t.entries.c
     query = (
-        select(t.entries, t.accounts.c.ref)
+        select(
+            t.entries,
+            t.accounts.c.ref,
+            t.transactions.c.actor,
+            t.transactions.c.reason,
+            t.transactions.c.idem_key,
+        )
         .join(t.accounts, t.accounts.c.id == e.account_id)
+        .join(t.transactions, t.transactions.c.id == e.txn_id)
         .where(e.seq > after_seq)
         .order_by(e.seq)
         .limit(limit)
@@ -208,4 +218,7 @@ def _entry(r: Any) -> EntryView:
         held_delta=r.held_delta,
         balance_after=r.balance_after,
         counterparty=r.counterparty,
+        actor=r.actor,
+        reason=r.reason,
+        key=r.idem_key,
     )

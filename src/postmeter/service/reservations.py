@@ -26,7 +26,7 @@ from postmeter.domain.books import (
     Posting,
     reservation_party,
 )
-from postmeter.domain.errors import InsufficientCredits, InvalidInput, InvalidState, NotFound
+from postmeter.domain.errors import InvalidInput, InvalidState, NotFound
 from postmeter.domain.lots import plan_draw, split_capture
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
@@ -82,13 +82,7 @@ def reserve(
         balance = tx.lock_balances([(row.id, unit)])[(row.id, unit)]
         free = max(balance.available, 0)
         if credits > free and not balance.has_payg:
-            raise InsufficientCredits(
-                f"account {account!r} lacks {credits - free} {unit} credits",
-                account=account,
-                unit=unit,
-                shortfall=credits - free,
-                available=free,
-            )
+            raise lookup.shortfall(tx, account, unit, credits - free, free, "to reserve")
         draw = plan_draw(tx.live_lots(row.id, unit), min(credits, free), now)
         res_id = tx.insert_row(
             t.reservations,
@@ -217,10 +211,10 @@ def _charge_beyond(
     postings, shortfall = debit_postings(lots, min(credits, free), now)
     short = credits - min(credits, free) + shortfall
     if short and not balance.has_payg:
-        raise InsufficientCredits(
-            f"the send cost {credits} more than was held and only {free} are available",
-            shortfall=short,
-            available=free,
+        account = tx.account_by_id(res.account_id)
+        assert account is not None
+        raise lookup.shortfall(
+            tx, account.ref, res.unit, short, free, "beyond what the reservation held"
         )
     tx.post(balance, txn_id, postings, now)
     if short:
