@@ -16,9 +16,10 @@ from typing import Annotated, Any
 import typer
 
 import postmeter as pm
+from postmeter.cli import serve
 from postmeter.cli.admin import redacted
 from postmeter.cli.output import emit_json, show, table, when
-from postmeter.cli.serve import serve
+from postmeter.cli.serve import Host, Port, TickInterval
 from postmeter.cli.session import session
 from postmeter.cli.views import summary_doc
 from postmeter.domain.units import Unit
@@ -37,14 +38,11 @@ def demo(
     ctx: typer.Context,
     serve_after: Annotated[
         bool,
-        typer.Option("--serve", help="Then keep running: tick every --interval seconds."),
+        typer.Option("--serve", help="Then serve the HTTP API with a fresh operator key."),
     ] = False,
-    interval: Annotated[
-        float, typer.Option("--interval", help="Seconds between ticks with --serve.", min=0)
-    ] = 5.0,
-    ticks: Annotated[
-        int, typer.Option("--ticks", help="With --serve: stop after N ticks (0: until Ctrl-C).")
-    ] = 0,
+    host: Host = None,
+    port: Port = None,
+    tick_interval: TickInterval = None,
 ) -> None:
     """Load the demo data set (each seed's story); run it again and nothing changes."""
     state = session(ctx)
@@ -58,7 +56,7 @@ def demo(
     else:
         _print(books, state.url, stories, after.entries - before)
     if serve_after:
-        serve(books, state.url, interval, ticks, as_json=state.json)
+        serve.run(books, state.url, host, port, tick_interval, demo_key=True)
 
 
 @dataclass(frozen=True, slots=True)

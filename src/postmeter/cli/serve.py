@@ -1,59 +1,71 @@
-"""The main job of ``demo --serve`` until the HTTP server exists: tick every few seconds.
+"""``postmeter serve``: the HTTP API (and tick in the background) until Ctrl-C.
 
-With ``--now`` the clock starts at that instant and moves on with the wall clock, so a served
-demo still sees time pass. A tick that fails (the database went away) is reported on stderr
-and tried again at the next interval; Ctrl-C stops the loop.
+``demo --serve`` runs the same after loading the demo data set, with a fresh operator key to try
+the API with. With ``--now`` the clock starts at that instant and moves on with the wall clock.
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from datetime import timedelta
+import uuid
+from typing import Annotated
+
+import typer
 
 import postmeter as pm
+from postmeter.api.server import serve as serve_api
 from postmeter.cli.admin import redacted
-from postmeter.cli.errors import failure
-from postmeter.cli.output import emit_json, show
-from postmeter.cli.reports import tick_doc, tick_line
+from postmeter.cli.output import show
+from postmeter.cli.session import session
+from postmeter.config import Settings
+from postmeter.domain.clock import OffsetClock
+from postmeter.service.keys import create_key
+
+Host = Annotated[str | None, typer.Option("--host", help="Address to listen on.")]
+Port = Annotated[int | None, typer.Option("--port", help="Port (0: any free port).", min=0)]
+TickInterval = Annotated[
+    float | None, typer.Option("--tick-interval", help="Seconds between background ticks.")
+]
 
 
-def serve(books: pm.Context, url: str, interval_s: float, ticks: int, *, as_json: bool) -> None:
-    """Tick every ``interval_s`` seconds, one line per tick, until Ctrl-C (or ``ticks`` ticks)."""
-    if as_json:
-        emit_json({"running_on": redacted(url), "api": None, "dashboard": None})
-    else:
-        show(f"postmeter running on {redacted(url)}; API and dashboard: not yet available")
-    done = 0
-    last = time.monotonic()
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    ctx: typer.Context, host: Host = None, port: Port = None, tick_interval: TickInterval = None
+) -> None:
+    """Serve the HTTP API on /v1 (OpenAPI at /openapi.json, docs at /docs) until Ctrl-C."""
+    state = session(ctx)
+    run(state.books(migrate=True), state.url, host, port, tick_interval)
+
+
+def run(
+    books: pm.Context,
+    url: str,
+    host: str | None,
+    port: int | None,
+    tick_interval: float | None,
+    *,
+    demo_key: bool = False,
+) -> None:
+    settings = Settings()
+    if isinstance(books.clock, pm.FixedClock):
+        books = pm.Context(store=books.store, clock=OffsetClock(books.clock.now()))
+    show(f"postmeter running on {redacted(url)}")
+    if demo_key:
+        made = create_key(
+            books, pm.OPERATOR, f"demo:serve:{uuid.uuid4()}", "demo operator", role="operator"
+        )
+        show(f"operator API key (shown once): {made.secret}")
+    show("dashboard: not yet available")
     try:
-        while ticks == 0 or done < ticks:
-            last = _follow_wall_clock(books.clock, last)
-            _tick_once(books, as_json=as_json)
-            done += 1
-            if ticks == 0 or done < ticks:
-                time.sleep(interval_s)
+        serve_api(
+            books,
+            host=host or settings.host,
+            port=settings.port if port is None else port,
+            tick_interval_s=tick_interval or settings.tick_interval_s,
+            log_level=settings.log_level,
+        )
     except KeyboardInterrupt:
-        if not as_json:
-            show("stopped")
-
-
-def _follow_wall_clock(clock: pm.Clock, last: float) -> float:
-    now = time.monotonic()
-    if isinstance(clock, pm.FixedClock):
-        clock.advance(timedelta(seconds=now - last))
-    return now
-
-
-def _tick_once(books: pm.Context, *, as_json: bool) -> None:
-    at = books.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        done = pm.tick(books)
-    except Exception as exc:
-        fail = failure(exc)
-        sys.stderr.write(f"{at} tick failed: {fail.code}: {fail.message}\n")
-        return
-    if as_json:
-        emit_json({"at": at, **tick_doc(done)})
-    else:
-        show(f"{at} tick: {tick_line(done)}")
+        pass  # uvicorn shut down cleanly, then passed Ctrl-C on: stopping is what was asked
+    show("stopped")

@@ -41,3 +41,15 @@ def as_utc(when: datetime) -> datetime:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"naive datetime {when!r}: give a timezone")
     return when.astimezone(UTC)
+
+
+class OffsetClock:
+    """The wall clock shifted to start at a given instant: a served demo dated in the past
+    still sees time pass."""
+
+    def __init__(self, start: datetime, wall: Clock | None = None) -> None:
+        self._wall = wall or SystemClock()
+        self._offset = as_utc(start) - self._wall.now()
+
+    def now(self) -> datetime:
+        return self._wall.now() + self._offset
