@@ -6,6 +6,7 @@ the API with. With ``--now`` the clock starts at that instant and moves on with 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated
 
@@ -58,7 +59,8 @@ def run(
         )
         show(f"operator API key (shown once): {made.secret}")
     show("dashboard: not yet available")
-    try:
+    # uvicorn shuts down cleanly on Ctrl-C, then passes it on: stopping is what was asked.
+    with contextlib.suppress(KeyboardInterrupt):
         serve_api(
             books,
             host=host or settings.host,
@@ -66,6 +68,4 @@ def run(
             tick_interval_s=tick_interval or settings.tick_interval_s,
             log_level=settings.log_level,
         )
-    except KeyboardInterrupt:
-        pass  # uvicorn shut down cleanly, then passed Ctrl-C on: stopping is what was asked
     show("stopped")
