@@ -32,6 +32,7 @@ from sqlalchemy import Engine, event
 from tests.support.databases import BACKENDS, Databases
 
 import postmeter as pm
+from postmeter.bootstrap import tune_gc
 from bench import workload
 from bench.history import seed_history
 from bench.machine import source
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = pm.connect(dbs.fresh(args.backend))
         try:
             _prepare(ctx, args.history)
+            tune_gc()  # as `postmeter serve` and `python -m bench` run
             _profile(ctx, args.mode, count, args.spread, args.top, args.pstats)
         finally:
             ctx.store.dispose()

@@ -163,6 +163,9 @@ def _method(s: Sizes) -> list[str]:
         f"- **Accounts.** {s.accounts} accounts opened through the API, each funded through the"
         " API with an expiring free allowance (drawn first) and a never-expiring top-up lot."
         " Every charge is 1 credit; single charges rotate over the accounts.",
+        "- **Process.** The garbage collector is tuned as `postmeter serve` tunes it"
+        " (`postmeter.bootstrap.tune_gc`: start-up objects frozen, a gen-0 threshold of 50,000),"
+        " since a batch of charges makes thousands of short-lived objects.",
         "- **Baseline.** On the *fresh* database, through the same SQLAlchemy engine (made by"
         " `postmeter.store.engine.make_engine`, so the same driver, pragmas, `BEGIN IMMEDIATE`"
         " and durability), one transaction (`engine.begin()`) per debit running, with"

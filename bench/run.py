@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from tests.support.databases import Databases
 
 import postmeter as pm
+from postmeter.bootstrap import tune_gc
 from bench import workload
 from bench.history import seed_history
 from bench.sizes import BATCH_SIZE, Sizes
@@ -71,6 +72,8 @@ def _run(
     refs = workload.account_refs(sizes.accounts)
     seeded = _prepare(fresh, history, refs, sizes, lambda m: log(f"{backend}: {m}"))
     result = BackendResult(backend, _server_version(fresh.store.engine), seeded)
+    # Measure the process as `postmeter serve` runs it (its collector tuned the same way).
+    tune_gc()
     keys = workload.Keys(f"bench-{backend}")
     series: dict[str, Callable[[int], float]] = {
         "baseline": lambda n: workload.run_baseline(fresh.store.engine, n, sizes.accounts),

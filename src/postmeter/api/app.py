@@ -66,7 +66,7 @@ def create_app(ctx: Context, *, tick_interval_s: float | None = 5.0) -> FastAPI:
     app.middleware("http")(logs.access_log(metrics))
     app.include_router(health.router)
     for module in (accounts, catalogue, credits, charges, reservations, reports, keys, admin):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router)
     return app
 
 

@@ -22,6 +22,6 @@ def decode(kind: str, cursor: str | None) -> int:
     except (ValueError, UnicodeDecodeError, binascii.Error):
         position = -1
         tag = ""
-    if tag != kind or position < 0:
+    if tag != kind or not 0 <= position <= 2**63 - 1:
         raise ApiError(422, "invalid_input", "cursor is not one this API gave out")
     return position

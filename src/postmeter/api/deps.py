@@ -35,9 +35,14 @@ class Change:
     key: str
     units: UnitCache
 
-    def run(self, request: dict[str, Any], work: Callable[[], tuple[int, Any]]) -> Response:
+    def run(
+        self,
+        request: dict[str, Any],
+        work: Callable[[], tuple[int, Any]],
+        redact: Callable[[Any], Any] | None = None,
+    ) -> Response:
         return replayable(
-            self.ctx, self.who, self.key, request, work, lambda u: self.units.get(u).scale
+            self.ctx, self.who, self.key, request, work, lambda u: self.units.get(u).scale, redact
         )
 
     def sees(self, ref: str) -> None:

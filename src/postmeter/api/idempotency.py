@@ -51,8 +51,12 @@ def replayable(
     request: dict[str, Any],
     work: Work,
     scale_of: Callable[[str], int] | None = None,
+    redact: Callable[[Any], Any] | None = None,
 ) -> Response:
-    """Answer ``work()`` once per key; replay the first answer after that."""
+    """Answer ``work()`` once per key; replay the first answer after that.
+
+    ``redact`` turns a successful body into what is kept for replays (a key's secret is not).
+    """
     scope = who.actor.scope
     fp = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
     prior = find_reply(ctx, scope, key)
@@ -63,10 +67,11 @@ def replayable(
         except PostmeterError as exc:
             status, body = from_error(exc, scale_of)
             media = MEDIA_TYPE
-        reply = Reply(fp, status, json.dumps(body))
+        answer = json.dumps(body)
+        reply = Reply(fp, status, json.dumps(redact(body)) if redact and status < 400 else answer)
         kept = keep_reply(ctx, scope, key, reply) if status < 500 else reply
         if kept is reply:
-            return Response(reply.body, status_code=status, media_type=media)
+            return Response(answer, status_code=status, media_type=media)
         prior = kept
     if prior.fingerprint != fp:
         body = problem(

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from postmeter.domain.amounts import format_credits
@@ -35,6 +36,34 @@ _STATUS: tuple[tuple[type[PostmeterError], int], ...] = (
     (Conflict, 409),
     (BooksOutOfBalance, 500),
 )
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details, with postmeter's stable ``code``; details of the
+    error (``shortfall``, ``account``, ...) come as further members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+_PROBLEM_SCHEMA = {"schema": {"$ref": "#/components/schemas/Problem"}}
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text, "content": {MEDIA_TYPE: _PROBLEM_SCHEMA}}
+    for status, text in (
+        (400, "A required header is missing (Idempotency-Key)"),
+        (401, "No API key, or an unknown, malformed or revoked one"),
+        (402, "Not enough credits: the problem names the shortfall"),
+        (403, "The key may not do this (operator-only, read-only), or the account is inactive"),
+        (404, "No such thing in the caller's tree"),
+        (409, "A conflict: a reused Idempotency-Key, a taken name, a finished reservation"),
+        (422, "Invalid input"),
+    )
+}
 
 
 class ApiError(PostmeterError):
@@ -73,10 +102,13 @@ def from_error(
     status = status_of(exc)
     details = _json_safe(exc.details)
     unit = details.get("unit")
-    if scale_of is not None and isinstance(unit, str):
-        scale = scale_of(unit)
+    if scale_of is not None and isinstance(unit, str) and any(n in details for n in _AMOUNTS):
+        try:
+            scale = scale_of(unit)
+        except NotFound:
+            scale = None  # an unknown unit: nothing to format
         for name in _AMOUNTS:
-            if isinstance(details.get(name), int):
+            if scale is not None and isinstance(details.get(name), int):
                 details[name] = format_credits(details[name], scale)
     return status, problem(status, exc.code, exc.message, **details)
 

@@ -8,6 +8,7 @@ import uvicorn
 
 from postmeter.api import logs
 from postmeter.api.app import create_app
+from postmeter.bootstrap import tune_gc
 from postmeter.service.context import Context
 
 
@@ -22,6 +23,7 @@ def serve(
 ) -> None:
     """Serve until interrupted; ``port`` 0 picks a free port."""
     logs.configure(log_level)
+    tune_gc()
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

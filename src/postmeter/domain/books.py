@@ -8,6 +8,7 @@ journal can always say where a credit went.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Entry kinds.
 GRANT = "grant"  # plan period, free allowance, adjustment up, recharge
@@ -21,6 +22,20 @@ EXTEND = "extend"  # the lot's expiry moved (no credits move)
 ADJUST = "adjust"  # an operator correction downwards
 TRANSFER_OUT = "transfer_out"
 TRANSFER_IN = "transfer_in"
+
+ENTRY_KINDS = (
+    GRANT,
+    PURCHASE,
+    CHARGE,
+    HOLD,
+    RELEASE,
+    CAPTURE,
+    EXPIRE,
+    EXTEND,
+    ADJUST,
+    TRANSFER_OUT,
+    TRANSFER_IN,
+)
 
 # Counterparties.
 ISSUANCE = "issuance"  # credits created: sold, granted, given free
@@ -37,8 +52,9 @@ def reservation_party(reservation_id: int) -> str:
     return f"reservation:{reservation_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):
+    """One lot's change in one transaction (a named tuple: many are made per batch)."""
+
     lot_id: int
     kind: str
     counterparty: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 # Where a lot came from; FREE lots are drawn before all others.
 FREE = "free"
@@ -58,9 +59,11 @@ def draw_key(lot: Lot) -> tuple[int, int, int, datetime, datetime, int]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Draw:
-    """What a debit takes: ``(lot id, credits)`` in draw order, and what the lots could not give."""
+class Draw(NamedTuple):
+    """What a debit takes: ``(lot id, credits)`` in draw order, and what the lots could not give.
+
+    A named tuple, not a dataclass: one is made per charge on the hot path.
+    """
 
     takes: tuple[tuple[int, int], ...]
     shortfall: int
@@ -70,14 +73,21 @@ class Draw:
         return sum(credits for _, credits in self.takes)
 
 
-def plan_draw(lots: Iterable[Lot], credits: int, now: datetime) -> Draw:
-    """Take ``credits`` from the live lots in draw-down order; never more than a lot has free."""
+def plan_draw(lots: Iterable[Lot], credits: int, now: datetime, *, ordered: bool = False) -> Draw:
+    """Take ``credits`` from the live lots in draw-down order; never more than a lot has free.
+
+    ``ordered``: the lots are in draw-down order already (a batch sorts them once).
+    """
     takes: list[tuple[int, int]] = []
     wanted = credits
-    for lot in sorted((lot for lot in lots if lot.is_live(now) and lot.free > 0), key=draw_key):
+    candidates = lots if ordered else sorted(lots, key=draw_key)
+    for lot in candidates:
         if wanted == 0:
             break
-        take = min(lot.free, wanted)
+        free = lot.remaining - lot.held
+        if free <= 0 or (lot.expires_at is not None and lot.expires_at <= now):
+            continue
+        take = free if free < wanted else wanted
         takes.append((lot.id, take))
         wanted -= take
     return Draw(tuple(takes), wanted)

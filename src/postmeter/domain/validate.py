@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from postmeter.domain.errors import InvalidInput
 
@@ -13,6 +13,33 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 ACCOUNT_STATUSES = ("active", "suspended", "blocked", "closed")
+
+
+def is_code(value: object) -> bool:
+    """Whether ``value`` has the shape of a code (so could name a unit, plan or package)."""
+    return isinstance(value, str) and _CODE.fullmatch(value) is not None
+
+
+def is_ref(value: object) -> bool:
+    """Whether ``value`` has the shape of an account reference."""
+    return isinstance(value, str) and _REF.fullmatch(value) is not None
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def check_instant(when: datetime, what: str) -> datetime:
+    """An aware instant that UTC can hold (a date near year 1 or 9999 with an offset cannot)."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise InvalidInput(f"{what} has no time zone offset")
+    try:
+        return when.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"{what} is out of range", value=when.isoformat()) from exc
 
 
 def check_code(value: str, what: str = "code") -> str:
@@ -35,7 +62,12 @@ def check_ref(value: str) -> str:
 
 
 def check_email(value: str) -> str:
-    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
+    if (
+        not isinstance(value, str)
+        or len(value) > 254
+        or not value.isprintable()
+        or not _EMAIL.fullmatch(value)
+    ):
         raise InvalidInput(f"{value!r} is not an e-mail address", value=value)
     return value
 

@@ -14,6 +14,7 @@ from postmeter.domain.errors import AlreadyExists, InvalidInput
 from postmeter.domain.periods import zone
 from postmeter.domain.validate import (
     ACCOUNT_STATUSES,
+    MAX_ID,
     check_currency,
     check_email,
     check_ref,
@@ -171,6 +172,7 @@ def page_accounts(
 
     ``within`` keeps only that account and the accounts below it.
     """
+    after_id = min(max(after_id, 0), MAX_ID)  # ids are 32-bit: no account lies beyond
     with ctx.store.read() as tx:
         query = (
             select(t.accounts.c.id, t.accounts.c.parent_id)
@@ -189,15 +191,9 @@ def page_accounts(
         page = [
             Account(**_view(tx, row.id))
             for row in rows
-            if within is None or within in _lineage_ids(tx, row.id)
+            if within is None or within in lookup.lineage(tx, row.id)
         ]
         return page, (rows[-1].id if more and rows else None)
-
-
-def _lineage_ids(tx: Tx, account_id: int) -> list[int]:
-    row = tx.account_by_id(account_id)
-    assert row is not None
-    return [row.id, *(parent.id for parent in tx.ancestors(row))]
 
 
 def _view(tx: Tx, account_id: int) -> dict[str, Any]:
@@ -218,4 +214,4 @@ def _view(tx: Tx, account_id: int) -> dict[str, Any]:
 def lineage(ctx: Context, ref: str) -> list[int]:
     """The ids of ``ref`` and every account above it, nearest first (NotFound if none)."""
     with ctx.store.read() as tx:
-        return _lineage_ids(tx, lookup.account(tx, ref).id)
+        return lookup.lineage(tx, lookup.account(tx, ref).id)

@@ -12,7 +12,13 @@ from postmeter.domain.amounts import check_credits
 from postmeter.domain.errors import AlreadyExists, InvalidInput, NotFound
 from postmeter.domain.money import cheaper_per_credit
 from postmeter.domain.periods import MONTHLY, ROLLING
-from postmeter.domain.validate import check_code, check_count, check_currency, check_text
+from postmeter.domain.validate import (
+    check_code,
+    check_count,
+    check_currency,
+    check_text,
+    is_code,
+)
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import run_once
@@ -144,14 +150,18 @@ def list_packages(ctx: Context, unit: str | None = None) -> list[Package]:
 
 
 def plan(tx: Tx, code: str) -> Plan:
-    row = tx.conn.execute(select(t.plans).where(t.plans.c.code == code)).first()
+    row = None
+    if is_code(code):
+        row = tx.conn.execute(select(t.plans).where(t.plans.c.code == code)).first()
     if row is None:
         raise NotFound(f"no plan {code!r}", plan=code)
     return Plan(**row._asdict())
 
 
 def package(tx: Tx, code: str) -> Row[Any]:
-    row = tx.conn.execute(select(t.packages).where(t.packages.c.code == code)).first()
+    row = None
+    if is_code(code):
+        row = tx.conn.execute(select(t.packages).where(t.packages.c.code == code)).first()
     if row is None or not row.active:
         raise NotFound(f"no package {code!r} in the catalogue", package=code)
     return row

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +21,12 @@ from postmeter.domain.amounts import check_credits
 from postmeter.domain.books import CHARGE, USAGE, Balance, Posting
 from postmeter.domain.errors import (
     IdempotencyConflict,
+    NotFound,
     PostmeterError,
 )
 from postmeter.domain.idempotency import check_key
-from postmeter.domain.lots import Lot, plan_draw
+from postmeter.domain.lots import Lot, draw_key, plan_draw
+from postmeter.domain.validate import check_text, is_code, is_ref
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import key_taken
@@ -166,7 +169,7 @@ class _Batch:
         self.accounts[request.account] = self._checked(load.account)
         key = (load.balance.account_id, load.balance.unit)
         self.balances[key] = load.balance
-        self.lots[key] = load.lots
+        self.lots[key] = sorted(load.lots, key=draw_key)
         self.spent[key] = 0
         return {}
 
@@ -177,16 +180,17 @@ class _Batch:
         key = (account.row.id, request.unit)
         if key not in self.balances:
             self.balances.update(self.tx.lock_balances([key]))
-            self.lots[key] = self.tx.live_lots(*key)
+            self.lots[key] = sorted(self.tx.live_lots(*key), key=draw_key)
             self.spent[key] = 0
         balance, lots = self.balances[key], self.lots[key]
         free = max(balance.available - self.spent[key], 0)
-        draw = plan_draw(lots, min(request.credits, free), self.now)
-        short = request.credits - draw.drawn
+        draw = plan_draw(lots, min(request.credits, free), self.now, ordered=True)
+        drawn = min(request.credits, free) - draw.shortfall
+        short = request.credits - drawn
         if short and not balance.has_payg:
             raise lookup.shortfall(self.tx, request.account, request.unit, short, free)
         postings = take(lots, draw, CHARGE, USAGE)
-        self.spent[key] += draw.drawn
+        self.spent[key] += drawn
         result = {
             "account": request.account,
             "unit": request.unit,
@@ -216,18 +220,18 @@ class _Batch:
             return {}
         step = Booking()
         for p in pending:
-            step.txns.append(
-                {
-                    "scope": self.actor.scope,
-                    "idem_key": p.request.key,
-                    "fingerprint": p.fingerprint,
-                    "operation": OPERATION,
-                    "root_id": p.balance.root_id,
-                    "actor": self.actor.name,
-                    "reason": p.request.reference,
-                    "created_at": self.now,
-                    "result": json.dumps(p.result, separators=(",", ":")),
-                }
+            step.txns.append(  # in booking.TXN_COLUMNS order
+                (
+                    self.actor.scope,
+                    p.request.key,
+                    p.fingerprint,
+                    OPERATION,
+                    p.balance.root_id,
+                    self.actor.name,
+                    p.request.reference,
+                    _result_json(p.result),
+                    self.now,
+                )
             )
             step.post(p.balance, p.request.key, p.postings, self.now)
             if p.overage:
@@ -266,6 +270,28 @@ def _replay(request: ChargeRequest, fp: str, prior: StoredTxn) -> Outcome:
 def _validate(request: ChargeRequest) -> str:
     check_key(request.key)
     check_credits(request.credits)
+    if not is_ref(request.account):
+        raise NotFound(f"no account {request.account!r}", account=request.account)
+    if not is_code(request.unit):
+        raise NotFound(f"no unit {request.unit!r}", unit=request.unit)
+    if request.reference is not None:
+        check_text(request.reference, "reference")
     # Built by hand rather than through JSON: this runs once per charge on the hot path.
     fields = (OPERATION, request.account, request.unit, str(request.credits), request.reference)
     return hashlib.sha256(repr(fields).encode()).hexdigest()
+
+
+def _result_json(result: dict[str, Any]) -> str:
+    """The charge result as stored for replays, built by hand: json.dumps costs more than the
+    rest of a batched charge. Equal to ``json.dumps(result, separators=(",", ":"))``."""
+    drawn = ",".join(f"[{lot_id},{n}]" for lot_id, n in result["drawn"])
+    return (
+        f'{{"account":{_quoted(result["account"])},"unit":{_quoted(result["unit"])},'
+        f'"credits":{result["credits"]},"drawn":[{drawn}],"overage":{result["overage"]},'
+        f'"balance":{result["balance"]},"available":{result["available"]}}}'
+    )
+
+
+@cache
+def _quoted(text: str) -> str:
+    return json.dumps(text)

@@ -21,7 +21,7 @@ def due(tx: Tx, now: datetime) -> Any:
     c = t.lots.c
     return tx.conn.execute(
         select(c.id, c.expires_at)
-        .where(c.remaining > 0, c.expires_at <= now, c.remaining > c.held)
+        .where(t.LIVE_LOT, c.expires_at <= now, c.remaining > c.held)
         .order_by(c.expires_at, c.id)
         .limit(1)
     ).first()

@@ -10,7 +10,7 @@ from postmeter.domain import lots as lot_sources
 from postmeter.domain.amounts import check_credits
 from postmeter.domain.books import ADJUST, CORRECTION
 from postmeter.domain.errors import InvalidInput
-from postmeter.domain.validate import check_text
+from postmeter.domain.validate import check_instant, check_text
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import run_once
@@ -58,7 +58,7 @@ def grant(
     def work(tx: Tx, txn_id: int, now: datetime) -> dict[str, Any]:
         row = lookup.account(tx, account)
         lookup.unit(tx, unit)
-        if expires_at is not None and expires_at <= now:
+        if expires_at is not None and check_instant(expires_at, "expiry") <= now:
             raise InvalidInput("the expiry of a grant must be in the future")
         balance = tx.lock_balances([(row.id, unit)])[(row.id, unit)]
         lot_id = grant_lot(

@@ -129,12 +129,19 @@ def revoke_key(ctx: Context, actor: Actor, key: str, prefix: str) -> KeyInfo:
     return KeyInfo(**result)
 
 
-def list_keys(ctx: Context, account: str | None = None) -> list[KeyInfo]:
+def list_keys(ctx: Context, within: str | None = None) -> list[KeyInfo]:
+    """Every key, or the keys of ``within`` and the accounts below it."""
     with ctx.store.read() as tx:
-        query = select(t.api_keys.c.prefix).order_by(t.api_keys.c.id)
-        if account is not None:
-            query = query.where(t.api_keys.c.account_id == lookup.account(tx, account).id)
-        return [KeyInfo(**_info(tx, prefix)) for prefix in tx.conn.scalars(query)]
+        query = select(t.api_keys.c.prefix, t.api_keys.c.account_id).order_by(t.api_keys.c.id)
+        top = None
+        if within is not None:
+            top = lookup.account(tx, within)
+            query = query.where(t.api_keys.c.root_id == top.root_id)
+        return [
+            KeyInfo(**_info(tx, prefix))
+            for prefix, account_id in tx.conn.execute(query)
+            if top is None or top.id in lookup.lineage(tx, account_id)
+        ]
 
 
 def authenticate(ctx: Context, token: str) -> Principal | None:
@@ -143,6 +150,8 @@ def authenticate(ctx: Context, token: str) -> Principal | None:
     if len(parts) < 3 or parts[0] != "pm" or len(token) > 200:
         return None
     prefix, secret = parts[1], "_".join(parts[2:])
+    if not _is_prefix(prefix):
+        return None
     with ctx.store.read() as tx:
         row = tx.conn.execute(
             select(t.api_keys, t.accounts.c.ref)
@@ -156,11 +165,17 @@ def authenticate(ctx: Context, token: str) -> Principal | None:
     return Principal(prefix, row.role, row.account_id, row.ref, row.root_id, row.read_only)
 
 
+def _is_prefix(text: str) -> bool:
+    return len(text) == 2 * _PREFIX_BYTES and all(c in "0123456789abcdef" for c in text)
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _info(tx: Tx, prefix: str) -> dict[str, Any]:
+    if not _is_prefix(prefix):
+        raise NotFound(f"no API key {prefix!r}", key=prefix)
     row = tx.conn.execute(
         select(t.api_keys, t.accounts.c.ref)
         .join(t.accounts, t.accounts.c.id == t.api_keys.c.account_id, isouter=True)

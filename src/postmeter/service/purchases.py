@@ -103,7 +103,7 @@ def _extend_live_packages(
             .where(
                 c.account_id == account_id,
                 c.unit == unit,
-                c.remaining > 0,
+                t.LIVE_LOT,
                 c.source == lot_sources.PACKAGE,
                 c.expires_at > now,
                 c.expires_at < expires_at,

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from postmeter.domain.books import ENTRY_KINDS
+from postmeter.domain.errors import InvalidInput
 from postmeter.domain.lots import Lot, draw_key
-from postmeter.domain.validate import check_count
+from postmeter.domain.validate import check_count, check_instant
 from postmeter.service import lookup, subscriptions
 from postmeter.service.context import Context
 from postmeter.store import tables as t
@@ -103,7 +105,7 @@ def summary(ctx: Context, account: str, unit: str) -> Summary:
 def _lots(tx: Tx, account_id: int, unit: str, now: datetime) -> list[LotView]:
     c = t.lots.c
     rows = tx.conn.execute(
-        select(t.lots).where(c.account_id == account_id, c.unit == unit, c.remaining > 0)
+        select(t.lots).where(c.account_id == account_id, c.unit == unit, t.LIVE_LOT)
     ).all()
     live = [r for r in rows if r.expires_at is None or r.expires_at > now or r.held > 0]
     live.sort(
@@ -195,13 +197,15 @@ def journal(
         if account is not None:
             query = query.where(e.account_id == lookup.account(tx, account).id)
         if unit is not None:
-            query = query.where(e.unit == unit)
+            query = query.where(e.unit == lookup.unit(tx, unit).code)
         if kind is not None:
+            if kind not in ENTRY_KINDS:
+                raise InvalidInput(f"kind must be one of {', '.join(ENTRY_KINDS)}", value=kind)
             query = query.where(e.kind == kind)
         if since is not None:
-            query = query.where(e.created_at >= since)
+            query = query.where(e.created_at >= check_instant(since, "since"))
         if until is not None:
-            query = query.where(e.created_at < until)
+            query = query.where(e.created_at < check_instant(until, "until"))
         return [_entry(r) for r in tx.conn.execute(query)]
 
 

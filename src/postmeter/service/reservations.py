@@ -28,6 +28,7 @@ from postmeter.domain.books import (
 )
 from postmeter.domain.errors import InvalidInput, InvalidState, NotFound
 from postmeter.domain.lots import plan_draw, split_capture
+from postmeter.domain.validate import check_instant, is_id
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import run_once
@@ -74,7 +75,7 @@ def reserve(
     }
 
     def work(tx: Tx, txn_id: int, now: datetime) -> dict[str, Any]:
-        if not now < deadline_at <= now + MAX_HOLD:
+        if not now < check_instant(deadline_at, "deadline") <= now + MAX_HOLD:
             raise InvalidInput("the deadline must be in the future and within a year")
         row = lookup.account(tx, account)
         lookup.check_active(tx, row)
@@ -172,7 +173,7 @@ def due(tx: Tx, now: datetime) -> Any:
     c = t.reservations.c
     return tx.conn.execute(
         select(c.id, c.deadline_at)
-        .where(c.status == HELD, c.deadline_at <= now)
+        .where(t.OPEN_RESERVATION, c.deadline_at <= now)
         .order_by(c.deadline_at, c.id)
         .limit(1)
     ).first()
@@ -248,9 +249,11 @@ def _open(tx: Tx, reservation_id: int) -> tuple[Row[Any], Balance]:
 
 
 def _reservation(tx: Tx, reservation_id: int) -> Row[Any]:
-    row = tx.conn.execute(
-        select(t.reservations).where(t.reservations.c.id == reservation_id)
-    ).first()
+    row = None
+    if is_id(reservation_id):
+        row = tx.conn.execute(
+            select(t.reservations).where(t.reservations.c.id == reservation_id)
+        ).first()
     if row is None:
         raise NotFound(f"no reservation {reservation_id}", reservation=reservation_id)
     return row

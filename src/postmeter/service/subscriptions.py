@@ -15,7 +15,7 @@ from sqlalchemy import Row, select, update
 from postmeter.domain import lots as lot_sources
 from postmeter.domain.errors import InvalidInput, InvalidState, NotFound
 from postmeter.domain.periods import MONTHLY, PeriodRule, monthly, rolling, zone
-from postmeter.domain.validate import check_count
+from postmeter.domain.validate import check_count, is_id
 from postmeter.service import lookup
 from postmeter.service.catalogue import Plan, plan
 from postmeter.service.context import Actor, Context
@@ -203,9 +203,11 @@ def view(tx: Tx, subscription_id: int) -> dict[str, Any]:
 
 
 def _subscription(tx: Tx, subscription_id: int) -> Row[Any]:
-    row = tx.conn.execute(
-        select(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
-    ).first()
+    row = None
+    if is_id(subscription_id):
+        row = tx.conn.execute(
+            select(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
+        ).first()
     if row is None:
         raise NotFound(f"no subscription {subscription_id}", subscription=subscription_id)
     return row

@@ -10,9 +10,11 @@ ids from the insert itself, and the entries and overages that belong to them fin
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -31,8 +33,8 @@ TXN_COLUMNS = (
     "root_id",
     "actor",
     "reason",
-    "created_at",
     "result",
+    "created_at",
 )
 ENTRY_COLUMNS = (
     "account_id",
@@ -47,6 +49,7 @@ ENTRY_COLUMNS = (
     "sender_id",
     "created_at",
 )
+_KEY = TXN_COLUMNS.index("idem_key")
 OVERAGE_COLUMNS = (
     "account_id",
     "unit",
@@ -63,8 +66,10 @@ OVERAGE_COLUMNS = (
 class Booking:
     """What one unit of work writes to the books."""
 
-    txns: list[dict[str, Any]] = field(default_factory=list)  # TXN_COLUMNS; result as JSON text
-    entries: list[tuple[TxnRef, dict[str, Any]]] = field(default_factory=list)
+    # New transactions as tuples in TXN_COLUMNS order, the result as JSON text.
+    txns: list[tuple[Any, ...]] = field(default_factory=list)
+    # Entries as tuples in ENTRY_COLUMNS order: a batch makes one per charge.
+    entries: list[tuple[TxnRef, tuple[Any, ...]]] = field(default_factory=list)
     lots: dict[int, list[int]] = field(default_factory=dict)  # lot id -> [delta, held delta]
     balances: dict[tuple[int, str], Balance] = field(default_factory=dict)  # new totals
     overages: list[tuple[TxnRef, dict[str, Any]]] = field(default_factory=list)
@@ -87,19 +92,19 @@ class Booking:
             self.entries.append(
                 (
                     txn,
-                    {
-                        "account_id": balance.account_id,
-                        "unit": balance.unit,
-                        "root_id": balance.root_id,
-                        "lot_id": p.lot_id,
-                        "kind": p.kind,
-                        "delta": p.delta,
-                        "held_delta": p.held_delta,
-                        "balance_after": balance.balance,
-                        "counterparty": p.counterparty,
-                        "sender_id": sender_id,
-                        "created_at": now,
-                    },
+                    (
+                        balance.account_id,
+                        balance.unit,
+                        balance.root_id,
+                        p.lot_id,
+                        p.kind,
+                        p.delta,
+                        p.held_delta,
+                        balance.balance,
+                        p.counterparty,
+                        sender_id,
+                        now,
+                    ),
                 )
             )
         self.balances[(balance.account_id, balance.unit)] = balance
@@ -118,18 +123,18 @@ def _write_sqlite(conn: Connection, booking: Booking) -> dict[str, int]:
     if booking.txns:
         # We hold the write lock (BEGIN IMMEDIATE): nobody else can take these ids.
         last = conn.execute(text("SELECT coalesce(max(id), 0) FROM transactions")).scalar_one()
-        ids = {row["idem_key"]: last + 1 + i for i, row in enumerate(booking.txns)}
+        ids = {row[_KEY]: last + 1 + i for i, row in enumerate(booking.txns)}
         _insert(
             conn,
             "transactions",
             ("id", *TXN_COLUMNS),
-            [(ids[r["idem_key"]], *_values(r, TXN_COLUMNS, instants)) for r in booking.txns],
+            [(ids[r[_KEY]], *r[:-1], _sqlite_instant(r[-1], instants)) for r in booking.txns],
         )
     _insert(
         conn,
         "entries",
         ("txn_id", *ENTRY_COLUMNS),
-        [(_id(ref, ids), *_values(e, ENTRY_COLUMNS, instants)) for ref, e in booking.entries],
+        [(_id(ref, ids), *e[:-1], _sqlite_instant(e[-1], instants)) for ref, e in booking.entries],
     )
     changed = [(d, h, lot_id) for lot_id, (d, h) in booking.lots.items() if d or h]
     if changed:
@@ -159,10 +164,15 @@ def _insert(conn: Connection, table: str, columns: Sequence[str], rows: list[Any
 def _values(
     row: dict[str, Any], columns: Sequence[str], instants: dict[datetime, str]
 ) -> tuple[Any, ...]:
-    return tuple(
-        _sqlite_instant(row[c], instants) if isinstance(row[c], datetime) else row[c]
-        for c in columns
-    )
+    """The row's values in ``columns`` order, its instant (the last column) as SQLite text."""
+    values = _getter(tuple(columns))(row)
+    return (*values[:-1], _sqlite_instant(values[-1], instants))
+
+
+@cache
+def _getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    assert columns[-1] == "created_at"
+    return itemgetter(*columns)
 
 
 def _sqlite_instant(value: datetime, instants: dict[datetime, str]) -> str:
@@ -200,12 +210,14 @@ WITH txn AS (
     ORDER BY e.n
 ), lot_changes AS (
     UPDATE lots SET remaining = lots.remaining + d.delta, held = lots.held + d.held
-    FROM json_to_recordset(%(lots)s::json) AS d(id integer, delta bigint, held bigint)
+    FROM unnest(%(lot_ids)s::integer[], %(lot_deltas)s::bigint[], %(lot_helds)s::bigint[])
+         AS d(id, delta, held)
     WHERE lots.id = d.id
 ), balance_changes AS (
     UPDATE balances SET balance = b.balance, reserved = b.reserved
-    FROM json_to_recordset(%(balances)s::json)
-         AS b(account_id integer, unit varchar, balance bigint, reserved bigint)
+    FROM unnest(%(balance_accounts)s::integer[], %(balance_units)s::varchar[],
+                %(balance_totals)s::bigint[], %(balance_reserved)s::bigint[])
+         AS b(account_id, unit, balance, reserved)
     WHERE balances.account_id = b.account_id AND balances.unit = b.unit
 ), new_overages AS (
     INSERT INTO overages (txn_id, account_id, unit, root_id, credits, price_minor, price_per,
@@ -224,22 +236,23 @@ SELECT id, idem_key FROM txn
 
 def _write_pg(conn: Connection, booking: Booking) -> dict[str, int]:
     params = {
-        "txns": _json(booking.txns),
-        "entries": _json([_keyed(ref, e, n) for n, (ref, e) in enumerate(booking.entries)]),
-        "lots": _json(
-            [{"id": i, "delta": d, "held": h} for i, (d, h) in booking.lots.items() if d or h]
-        ),
-        "balances": _json(
+        "txns": _json([dict(zip(TXN_COLUMNS, row, strict=True)) for row in booking.txns]),
+        "entries": _json(
             [
-                {
-                    "account_id": b.account_id,
-                    "unit": b.unit,
-                    "balance": b.balance,
-                    "reserved": b.reserved,
-                }
-                for b in booking.balances.values()
+                _keyed(ref, dict(zip(ENTRY_COLUMNS, e, strict=True)), n)
+                for n, (ref, e) in enumerate(booking.entries)
             ]
         ),
+        # Lots and balances travel as arrays: the planner then knows how few rows they are and
+        # finds them by primary key (a JSON record set is guessed at 100 rows and may be hashed
+        # against a scan of the whole table).
+        "lot_ids": [i for i, (d, h) in booking.lots.items() if d or h],
+        "lot_deltas": [d for d, h in booking.lots.values() if d or h],
+        "lot_helds": [h for d, h in booking.lots.values() if d or h],
+        "balance_accounts": [b.account_id for b in booking.balances.values()],
+        "balance_units": [b.unit for b in booking.balances.values()],
+        "balance_totals": [b.balance for b in booking.balances.values()],
+        "balance_reserved": [b.reserved for b in booking.balances.values()],
         "overages": _json([_keyed(ref, o, n) for n, (ref, o) in enumerate(booking.overages)]),
     }
     driver = conn.connection.driver_connection

@@ -313,7 +313,7 @@ _CHARGE_LOAD = (
             and_(
                 t.lots.c.account_id == t.accounts.c.id,
                 t.lots.c.unit == t.balances.c.unit,
-                t.lots.c.remaining > 0,
+                t.LIVE_LOT,
             ),
         )
         .outerjoin(
@@ -339,7 +339,7 @@ _LIVE_LOTS = select(
 ).where(
     t.lots.c.account_id == bindparam("account_id"),
     t.lots.c.unit == bindparam("unit"),
-    t.lots.c.remaining > 0,
+    t.LIVE_LOT,
 )
 
 

@@ -12,11 +12,11 @@ import postmeter as pm
 from postmeter.api import cursors, views
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import ChangeDep, OperatorChangeDep
-from postmeter.api.problems import ApiError
+from postmeter.api.problems import PROBLEMS, ApiError
 from postmeter.domain.money import parse_price
 from postmeter.service import accounts
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEMS)
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 
 import postmeter as pm
 from postmeter.api.auth import Ctx, Operator, OperatorWriter
+from postmeter.api.problems import PROBLEMS
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"], responses=PROBLEMS)
 
 
 @router.post("/tick", summary="Book what is due now (renewals, expiries, deadlines)")

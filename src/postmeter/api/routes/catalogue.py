@@ -13,10 +13,11 @@ from postmeter.api import views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader
 from postmeter.api.deps import OperatorChangeDep, Units
+from postmeter.api.problems import PROBLEMS
 from postmeter.domain.money import parse_price
 from postmeter.service import catalogue, units
 
-router = APIRouter(tags=["catalogue"])
+router = APIRouter(prefix="/v1", tags=["catalogue"], responses=PROBLEMS)
 
 Code = Annotated[str, Field(min_length=1, max_length=32)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -12,10 +12,10 @@ import postmeter as pm
 from postmeter.api import views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.deps import ChangeDep
-from postmeter.api.problems import from_error
+from postmeter.api.problems import PROBLEMS, from_error
 from postmeter.domain.errors import PostmeterError
 
-router = APIRouter(tags=["charges"])
+router = APIRouter(prefix="/v1", tags=["charges"], responses=PROBLEMS)
 
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
 UnitCode = Annotated[str, Field(min_length=1, max_length=32)]

@@ -14,9 +14,10 @@ from postmeter.api import views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import ChangeDep, OperatorChangeDep
+from postmeter.api.problems import PROBLEMS
 from postmeter.service import subscriptions
 
-router = APIRouter(tags=["credits"])
+router = APIRouter(prefix="/v1", tags=["credits"], responses=PROBLEMS)
 
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
@@ -126,7 +127,9 @@ def cancel_subscription(subscription_id: int, change: ChangeDep) -> Response:
         try:
             change.sees(sub.account)
         except pm.NotFound:
-            raise pm.NotFound(f"no subscription {subscription_id}") from None
+            raise pm.NotFound(
+                f"no subscription {subscription_id}", subscription=subscription_id
+            ) from None
         done = subscriptions.cancel(change.ctx, change.who.actor, change.key, subscription_id)
         return 200, asdict(done)
 

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from postmeter.api import views
 from postmeter.api.auth import Ctx, Reader
 from postmeter.api.deps import ChangeDep
-from postmeter.api.problems import ApiError
+from postmeter.api.problems import PROBLEMS, ApiError
 from postmeter.domain.errors import NotFound
 from postmeter.service import keys
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(prefix="/v1", tags=["keys"], responses=PROBLEMS)
 
 
 class KeyIn(BaseModel):
@@ -45,7 +45,10 @@ def create_key(body: KeyIn, change: ChangeDep) -> Response:
         )
         return 201, {**views.key(made.info), "secret": made.secret}
 
-    return change.run({"op": "key.create", **body.model_dump()}, work)
+    # The secret is shown once: a replay of this request answers with "secret": null.
+    return change.run(
+        {"op": "key.create", **body.model_dump()}, work, lambda made: {**made, "secret": None}
+    )
 
 
 @router.get("/keys", summary="API keys the caller may see")

@@ -10,10 +10,10 @@ from pydantic import AwareDatetime
 from postmeter.api import cursors, views
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import Units
-from postmeter.api.problems import ApiError
+from postmeter.api.problems import PROBLEMS, ApiError
 from postmeter.service import reports
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(prefix="/v1", tags=["reports"], responses=PROBLEMS)
 
 
 @router.get("/accounts/{ref}/balances/{unit}", summary="Balance, lots and plan periods")

@@ -13,9 +13,10 @@ from postmeter.api import views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import Change, ChangeDep, Units
+from postmeter.api.problems import PROBLEMS
 from postmeter.service import reservations
 
-router = APIRouter(tags=["reservations"])
+router = APIRouter(prefix="/v1", tags=["reservations"], responses=PROBLEMS)
 
 
 class ReservationIn(BaseModel):
@@ -93,5 +94,5 @@ def _visible(ctx: Any, who: Any, reservation_id: int) -> pm.Reservation:
     try:
         check_sees(ctx, who, found.account)
     except pm.NotFound:
-        raise pm.NotFound(f"no reservation {reservation_id}") from None
+        raise pm.NotFound(f"no reservation {reservation_id}", reservation=reservation_id) from None
     return found

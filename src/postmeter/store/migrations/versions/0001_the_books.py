@@ -63,7 +63,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_entries_account_unit_seq", ["account_id", "unit", "seq"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_entries_txn_id"), ["txn_id"], unique=False)
 
     op.create_table(
         "transactions",
@@ -383,7 +382,6 @@ def downgrade() -> None:
     op.drop_table("units")
     op.drop_table("transactions")
     with op.batch_alter_table("entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_entries_txn_id"))
         batch_op.drop_index("ix_entries_account_unit_seq")
 
     op.drop_table("entries")
