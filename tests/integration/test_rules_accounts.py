@@ -227,13 +227,6 @@ def test_a_naive_grant_expiry_is_refused_as_invalid_input(tree: pm.Context) -> N
 # -- defects found while writing these tests (see the report) -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: correct_down bounds the draw by balance.available, which still counts a lot "
-    "that expired before tick ran; the draw then falls short and an internal assert fires "
-    "instead of InsufficientCredits (grants.py correct_down)",
-)
 def test_a_correction_beyond_the_live_credits_is_refused_even_before_tick(
     tree: pm.Context, clock: pm.FixedClock
 ) -> None:

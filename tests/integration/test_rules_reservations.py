@@ -231,12 +231,6 @@ def test_a_naive_deadline_is_refused_as_invalid_input(lots: Lots) -> None:
 # -- defects found while writing these tests (see the report) -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: reserve checks balance.available, which still counts a lot that expired before "
-    "tick ran, then holds only what the live lots give: it succeeds holding less than asked, "
-    "without pay-as-you-go (reservations.py reserve)",
-)
 def test_a_reservation_is_refused_when_only_an_expired_lot_could_cover_it(
     lots: Lots, clock: pm.FixedClock
 ) -> None:
@@ -246,11 +240,6 @@ def test_a_reservation_is_refused_when_only_an_expired_lot_could_cover_it(
     assert refused.value.details["shortfall"] == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: capture does not look at the deadline, so a reservation past its deadline is "
-    "captured when tick has not yet released it (reservations.py capture/_open)",
-)
 def test_a_reservation_past_its_deadline_cannot_be_captured_even_before_tick(
     lots: Lots, clock: pm.FixedClock
 ) -> None:

@@ -188,7 +188,7 @@ class _Batch:
         drawn = min(request.credits, free) - draw.shortfall
         short = request.credits - drawn
         if short and not balance.has_payg:
-            raise lookup.shortfall(self.tx, request.account, request.unit, short, free)
+            raise lookup.shortfall(self.tx, request.account, request.unit, short, drawn)
         postings = take(lots, draw, CHARGE, USAGE)
         self.spent[key] += drawn
         result = {

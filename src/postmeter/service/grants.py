@@ -89,14 +89,13 @@ def correct_down(
         row = lookup.account(tx, account)
         lookup.unit(tx, unit)
         balance = tx.lock_balances([(row.id, unit)])[(row.id, unit)]
-        if credits > balance.available:
-            free = max(balance.available, 0)
-            raise lookup.shortfall(tx, account, unit, credits - free, free, "to take back")
-        lots = tx.live_lots(row.id, unit)
+        wanted = min(credits, max(balance.available, 0))
         postings, shortfall = debit_postings(
-            lots, credits, now, kind=ADJUST, counterparty=CORRECTION
+            tx.live_lots(row.id, unit), wanted, now, kind=ADJUST, counterparty=CORRECTION
         )
-        assert shortfall == 0, "available already bounded the draw"
+        taken = wanted - shortfall  # an expired lot tick has not reached gives nothing
+        if taken < credits:
+            raise lookup.shortfall(tx, account, unit, credits - taken, taken, "to take back")
         tx.post(balance, txn_id, postings, now)
         return {
             "account": account,

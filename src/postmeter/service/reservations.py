@@ -81,10 +81,12 @@ def reserve(
         lookup.check_active(tx, row)
         lookup.unit(tx, unit)
         balance = tx.lock_balances([(row.id, unit)])[(row.id, unit)]
-        free = max(balance.available, 0)
-        if credits > free and not balance.has_payg:
-            raise lookup.shortfall(tx, account, unit, credits - free, free, "to reserve")
-        draw = plan_draw(tx.live_lots(row.id, unit), min(credits, free), now)
+        # The balance row may still count a lot that expired before tick ran: the live lots
+        # say what can really be held.
+        draw = plan_draw(tx.live_lots(row.id, unit), min(credits, max(balance.available, 0)), now)
+        if draw.drawn < credits and not balance.has_payg:
+            short = credits - draw.drawn
+            raise lookup.shortfall(tx, account, unit, short, draw.drawn, "to reserve")
         res_id = tx.insert_row(
             t.reservations,
             {
@@ -132,6 +134,11 @@ def capture(ctx: Context, actor: Actor, key: str, reservation_id: int, credits: 
 
     def work(tx: Tx, txn_id: int, now: datetime) -> dict[str, Any]:
         res, balance = _open(tx, reservation_id)
+        if res.deadline_at <= now:
+            # Past its deadline a reservation is released (by tick, if it has not run yet).
+            raise InvalidState(
+                f"reservation {reservation_id} passed its deadline", reservation=reservation_id
+            )
         account = tx.account_by_id(res.account_id)
         assert account is not None
         lookup.check_active(tx, account)
@@ -207,10 +214,11 @@ def _charge_beyond(
     tx: Tx, balance: Balance, txn_id: int, res: Row[Any], credits: int, now: datetime
 ) -> None:
     """The send cost more than was held: draw the rest like a charge, or bill it as overage."""
-    free = max(balance.available, 0)
+    wanted = min(credits, max(balance.available, 0))
     lots = tx.live_lots(res.account_id, res.unit)
-    postings, shortfall = debit_postings(lots, min(credits, free), now)
-    short = credits - min(credits, free) + shortfall
+    postings, shortfall = debit_postings(lots, wanted, now)
+    free = wanted - shortfall  # what the live lots gave
+    short = credits - free
     if short and not balance.has_payg:
         account = tx.account_by_id(res.account_id)
         assert account is not None
