@@ -173,13 +173,6 @@ def is_problem(response: httpx2.Response) -> bool:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBugsFound,
-    reason="BUG: schemathesis finds server errors, all of bugs pinned in test_api_routes.py "
-    "(unknown unit in a problem's details; ids, cursors and instants out of range; NUL "
-    "characters on PostgreSQL); any other finding fails this test outright",
-)
 def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(ctx: pm.Context) -> None:
     secret = mint(ctx, "schemathesis")
     with TestClient(create_app(ctx, tick_interval_s=None), raise_server_exceptions=True) as client:
@@ -207,13 +200,6 @@ def document(ctx: pm.Context) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the OpenAPI document does not describe the errors the API sends: 400, 401, "
-    "402, 403, 404 and 409 are missing, and 422 is documented as FastAPI's HTTPValidationError "
-    "(application/json, detail: array) while the API sends problem+json (detail: string); "
-    "schemathesis's response_schema_conformance skips them all",
-)
 def test_the_document_describes_every_error_as_problem_json(document: dict[str, Any]) -> None:
     for label, operation in operations(document):
         responses = operation["responses"]

@@ -145,7 +145,7 @@ def list_packages(ctx: Context, unit: str | None = None) -> list[Package]:
     with ctx.store.read() as tx:
         query = select(t.packages).order_by(t.packages.c.unit, t.packages.c.credits)
         if unit is not None:
-            query = query.where(t.packages.c.unit == unit)
+            query = query.where(t.packages.c.unit == check_code(unit, "unit"))
         return [Package(**row._asdict()) for row in tx.conn.execute(query)]
 
 

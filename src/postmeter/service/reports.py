@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from postmeter.domain.books import ENTRY_KINDS
 from postmeter.domain.errors import InvalidInput
 from postmeter.domain.lots import Lot, draw_key
-from postmeter.domain.validate import check_count, check_instant
+from postmeter.domain.validate import check_code, check_count, check_instant
 from postmeter.service import lookup, subscriptions
 from postmeter.service.context import Context
 from postmeter.store import tables as t
@@ -197,7 +197,7 @@ def journal(
         if account is not None:
             query = query.where(e.account_id == lookup.account(tx, account).id)
         if unit is not None:
-            query = query.where(e.unit == lookup.unit(tx, unit).code)
+            query = query.where(e.unit == check_code(unit, "unit"))  # unknown: nothing matches
         if kind is not None:
             if kind not in ENTRY_KINDS:
                 raise InvalidInput(f"kind must be one of {', '.join(ENTRY_KINDS)}", value=kind)
