@@ -32,12 +32,12 @@ from sqlalchemy import Engine, event
 from tests.support.databases import BACKENDS, Databases
 
 import postmeter as pm
-from postmeter.bootstrap import tune_gc
 from bench import workload
 from bench.history import seed_history
 from bench.machine import source
 from bench.run import settle
 from bench.sizes import BATCH_SIZE, FULL
+from postmeter.bootstrap import tune_gc
 
 MODES = ("single", "batch", "baseline")
 ACCOUNTS = 20

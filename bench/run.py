@@ -20,10 +20,10 @@ from sqlalchemy import Engine, text
 from tests.support.databases import Databases
 
 import postmeter as pm
-from postmeter.bootstrap import tune_gc
 from bench import workload
 from bench.history import seed_history
 from bench.sizes import BATCH_SIZE, Sizes
+from postmeter.bootstrap import tune_gc
 
 Log = Callable[[str], None]
 
