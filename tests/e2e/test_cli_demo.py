@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from typer.testing import CliRunner
 
@@ -124,7 +124,7 @@ def test_demo_serve_answers_over_http_until_ctrl_c(db_url: str) -> None:
             seen.append(line)
         address = seen[-1].split()[3]  # http://127.0.0.1:PORT/v1
         key = next(line for line in seen if line.startswith("operator API key")).split()[-1]
-        accounts = httpx.get(
+        accounts = httpx2.get(
             f"{address}/accounts", headers={"Authorization": f"Bearer {key}"}, timeout=30
         )
         proc.send_signal(signal.SIGINT)

@@ -14,7 +14,17 @@ from typer._click.exceptions import ClickException  # typer vendors click; its o
 from typer.core import TyperGroup
 
 import postmeter as pm
-from postmeter.cli import accounts, admin, batch, books, catalogue, demo, reports, serve
+from postmeter.cli import (
+    accounts,
+    admin,
+    batch,
+    books,
+    catalogue,
+    demo,
+    keys,
+    reports,
+    serve,
+)
 from postmeter.cli.errors import failure, report
 from postmeter.cli.session import DEFAULT_URL, Session, parse_when
 from postmeter.domain.validate import check_text
@@ -92,6 +102,7 @@ batch.register(app)
 reports.register(app)
 demo.register(app)
 serve.register(app)
+keys.register(app)
 
 
 def main() -> None:

@@ -191,10 +191,15 @@ def tick_line(done: pm.TickReport) -> str:
     """``0 events``, or ``3 events (1 renewals, 2 expiries, 0 timeouts): tick:renew:1:2, ...``."""
     if not done.events:
         return "0 events"
+    shown = ", ".join(done.events[:_EVENTS_SHOWN])
+    more = len(done.events) - _EVENTS_SHOWN
     return (
         f"{len(done.events)} events ({done.renewals} renewals, {done.expiries} expiries, "
-        f"{done.timeouts} timeouts): {', '.join(done.events)}"
+        f"{done.timeouts} timeouts): {shown}" + (f" and {more} more" if more > 0 else "")
     )
+
+
+_EVENTS_SHOWN = 6  # a tick after a long downtime books hundreds; --json lists them all
 
 
 def verify(ctx: typer.Context) -> None:
