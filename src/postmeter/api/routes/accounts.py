@@ -9,10 +9,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 import postmeter as pm
-from postmeter.api import cursors, views
+from postmeter.api import cursors, schemas, views
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import ChangeDep, OperatorChangeDep
 from postmeter.api.problems import PROBLEMS, ApiError
+from postmeter.api.schemas import answers
 from postmeter.domain.money import parse_price
 from postmeter.service import accounts
 
@@ -49,7 +50,12 @@ class PaygIn(BaseModel):
     currency: Annotated[str, Field(min_length=3, max_length=3)] = "EUR"
 
 
-@router.post("/accounts", status_code=201, summary="Open an account")
+@router.post(
+    "/accounts",
+    status_code=201,
+    summary="Open an account",
+    responses=answers(201, schemas.AccountOut),
+)
 def create_account(body: AccountIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         if not change.who.is_operator:
@@ -72,7 +78,9 @@ def create_account(body: AccountIn, change: ChangeDep) -> Response:
     return change.run({"op": "account.create", **body.model_dump()}, work)
 
 
-@router.get("/accounts", summary="List accounts, by cursor")
+@router.get(
+    "/accounts", summary="List accounts, by cursor", responses=answers(200, schemas.AccountPage)
+)
 def list_accounts(
     ctx: Ctx,
     who: Reader,
@@ -91,13 +99,17 @@ def list_accounts(
     }
 
 
-@router.get("/accounts/{ref}", summary="One account")
+@router.get("/accounts/{ref}", summary="One account", responses=answers(200, schemas.AccountOut))
 def get_account(ref: str, ctx: Ctx, who: Reader) -> dict[str, Any]:
     check_sees(ctx, who, ref)
     return views.account(accounts.get_account(ctx, ref))
 
 
-@router.post("/accounts/{ref}/status", summary="Suspend, block, close or reactivate")
+@router.post(
+    "/accounts/{ref}/status",
+    summary="Suspend, block, close or reactivate",
+    responses=answers(200, schemas.AccountOut),
+)
 def set_status(ref: str, body: StatusIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         done = pm.set_status(
@@ -108,7 +120,11 @@ def set_status(ref: str, body: StatusIn, change: OperatorChangeDep) -> Response:
     return change.run({"op": "account.status", "ref": ref, **body.model_dump()}, work)
 
 
-@router.put("/accounts/{ref}/payg", summary="Pay-as-you-go price for a unit, or off")
+@router.put(
+    "/accounts/{ref}/payg",
+    summary="Pay-as-you-go price for a unit, or off",
+    responses=answers(200, schemas.PaygOut),
+)
 def set_payg(ref: str, body: PaygIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         price = None

@@ -8,18 +8,28 @@ from typing import Any
 from fastapi import APIRouter
 
 import postmeter as pm
+from postmeter.api import schemas
 from postmeter.api.auth import Ctx, Operator, OperatorWriter
 from postmeter.api.problems import PROBLEMS
+from postmeter.api.schemas import answers
 
 router = APIRouter(prefix="/v1", tags=["admin"], responses=PROBLEMS)
 
 
-@router.post("/tick", summary="Book what is due now (renewals, expiries, deadlines)")
+@router.post(
+    "/tick",
+    summary="Book what is due now (renewals, expiries, deadlines)",
+    responses=answers(200, schemas.TickOut),
+)
 def run_tick(ctx: Ctx, _who: OperatorWriter) -> dict[str, Any]:
     # No Idempotency-Key: tick is idempotent by construction (each event has its own key).
     return asdict(pm.tick(ctx))
 
 
-@router.get("/verify", summary="Check every invariant of the books")
+@router.get(
+    "/verify",
+    summary="Check every invariant of the books",
+    responses=answers(200, schemas.VerifyOut),
+)
 def run_verify(ctx: Ctx, _who: Operator) -> dict[str, Any]:
     return {"ok": True, **asdict(pm.verify(ctx))}

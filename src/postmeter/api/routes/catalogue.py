@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 import postmeter as pm
-from postmeter.api import views
+from postmeter.api import schemas, views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader
 from postmeter.api.deps import OperatorChangeDep, Units
 from postmeter.api.problems import PROBLEMS
+from postmeter.api.schemas import answers
 from postmeter.domain.money import parse_price
 from postmeter.service import catalogue, units
 
@@ -70,12 +71,14 @@ class PackageIn(BaseModel):
     currency: Currency = "EUR"
 
 
-@router.get("/units", summary="Units of credit")
+@router.get("/units", summary="Units of credit", responses=answers(200, schemas.UnitList))
 def list_units(ctx: Ctx, _who: Reader) -> dict[str, Any]:
     return {"items": [_unit(u) for u in units.list_units(ctx)]}
 
 
-@router.post("/units", status_code=201, summary="Add a unit")
+@router.post(
+    "/units", status_code=201, summary="Add a unit", responses=answers(201, schemas.UnitOut)
+)
 def create_unit(body: UnitIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         made = pm.create_unit(
@@ -86,7 +89,11 @@ def create_unit(body: UnitIn, change: OperatorChangeDep) -> Response:
     return change.run({"op": "unit.create", **body.model_dump()}, work)
 
 
-@router.post("/units/{code}/policy", summary="Set a unit's operator policies")
+@router.post(
+    "/units/{code}/policy",
+    summary="Set a unit's operator policies",
+    responses=answers(200, schemas.UnitOut),
+)
 def set_policy(code: str, body: PolicyIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(code)
@@ -110,12 +117,16 @@ def set_policy(code: str, body: PolicyIn, change: OperatorChangeDep) -> Response
     return change.run({"op": "unit.policy", "code": code, **body.model_dump()}, work)
 
 
-@router.get("/plans", summary="The plans of the catalogue")
+@router.get(
+    "/plans", summary="The plans of the catalogue", responses=answers(200, schemas.PlanList)
+)
 def list_plans(ctx: Ctx, _who: Reader, cache: Units) -> dict[str, Any]:
     return {"items": [views.plan(p, cache.get(p.unit)) for p in catalogue.list_plans(ctx)]}
 
 
-@router.post("/plans", status_code=201, summary="Add a plan")
+@router.post(
+    "/plans", status_code=201, summary="Add a plan", responses=answers(201, schemas.PlanOut)
+)
 def create_plan(body: PlanIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(body.unit)
@@ -138,7 +149,11 @@ def create_plan(body: PlanIn, change: OperatorChangeDep) -> Response:
     return change.run({"op": "plan.create", **body.model_dump()}, work)
 
 
-@router.get("/packages", summary="The packages of the catalogue")
+@router.get(
+    "/packages",
+    summary="The packages of the catalogue",
+    responses=answers(200, schemas.PackageList),
+)
 def list_packages(
     ctx: Ctx, _who: Reader, cache: Units, unit: Annotated[str | None, Query(max_length=32)] = None
 ) -> dict[str, Any]:
@@ -146,7 +161,12 @@ def list_packages(
     return {"items": [views.package(p, cache.get(p.unit)) for p in items]}
 
 
-@router.post("/packages", status_code=201, summary="Add a package")
+@router.post(
+    "/packages",
+    status_code=201,
+    summary="Add a package",
+    responses=answers(201, schemas.PackageOut),
+)
 def create_package(body: PackageIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(body.unit)

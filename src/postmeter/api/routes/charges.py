@@ -9,10 +9,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import postmeter as pm
-from postmeter.api import views
+from postmeter.api import schemas, views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.deps import ChangeDep
 from postmeter.api.problems import PROBLEMS, from_error
+from postmeter.api.schemas import answers
 from postmeter.domain.errors import PostmeterError
 
 router = APIRouter(prefix="/v1", tags=["charges"], responses=PROBLEMS)
@@ -42,7 +43,12 @@ class BatchIn(BaseModel):
     items: Annotated[list[BatchItemIn], Field(min_length=1, max_length=10_000)]
 
 
-@router.post("/charges", status_code=201, summary="Charge one send")
+@router.post(
+    "/charges",
+    status_code=201,
+    summary="Charge one send",
+    responses=answers(201, schemas.ChargeOut),
+)
 def create_charge(body: ChargeIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         change.sees(body.account)
@@ -56,7 +62,12 @@ def create_charge(body: ChargeIn, change: ChangeDep) -> Response:
     return change.run({"op": "charge", **body.model_dump()}, work)
 
 
-@router.post("/charges/batch", status_code=200, summary="Charge many sends in one transaction")
+@router.post(
+    "/charges/batch",
+    status_code=200,
+    summary="Charge many sends in one transaction",
+    responses=answers(200, schemas.BatchOut),
+)
 def create_charge_batch(body: BatchIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         for ref in {item.account for item in body.items}:

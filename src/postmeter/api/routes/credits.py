@@ -10,11 +10,12 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 import postmeter as pm
-from postmeter.api import views
+from postmeter.api import schemas, views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import ChangeDep, OperatorChangeDep
 from postmeter.api.problems import PROBLEMS
+from postmeter.api.schemas import answers
 from postmeter.service import subscriptions
 
 router = APIRouter(prefix="/v1", tags=["credits"], responses=PROBLEMS)
@@ -54,7 +55,12 @@ class SubscriptionIn(BaseModel):
     anchor_day: Annotated[StrictInt, Field(ge=1, le=31)] | None = None
 
 
-@router.post("/accounts/{ref}/grants", status_code=201, summary="Give credits (operator)")
+@router.post(
+    "/accounts/{ref}/grants",
+    status_code=201,
+    summary="Give credits (operator)",
+    responses=answers(201, schemas.GrantOut),
+)
 def create_grant(ref: str, body: GrantIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(body.unit)
@@ -74,7 +80,12 @@ def create_grant(ref: str, body: GrantIn, change: OperatorChangeDep) -> Response
     return change.run({"op": "grant", "ref": ref, **body.model_dump(mode="json")}, work)
 
 
-@router.post("/accounts/{ref}/corrections", status_code=201, summary="Take credits back")
+@router.post(
+    "/accounts/{ref}/corrections",
+    status_code=201,
+    summary="Take credits back",
+    responses=answers(201, schemas.GrantOut),
+)
 def create_correction(ref: str, body: CorrectionIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(body.unit)
@@ -92,7 +103,12 @@ def create_correction(ref: str, body: CorrectionIn, change: OperatorChangeDep) -
     return change.run({"op": "correct", "ref": ref, **body.model_dump()}, work)
 
 
-@router.post("/accounts/{ref}/purchases", status_code=201, summary="Buy a package")
+@router.post(
+    "/accounts/{ref}/purchases",
+    status_code=201,
+    summary="Buy a package",
+    responses=answers(201, schemas.PurchaseOut),
+)
 def create_purchase(ref: str, body: PurchaseIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         change.sees(ref)
@@ -102,7 +118,12 @@ def create_purchase(ref: str, body: PurchaseIn, change: ChangeDep) -> Response:
     return change.run({"op": "buy", "ref": ref, **body.model_dump()}, work)
 
 
-@router.post("/accounts/{ref}/subscriptions", status_code=201, summary="Subscribe to a plan")
+@router.post(
+    "/accounts/{ref}/subscriptions",
+    status_code=201,
+    summary="Subscribe to a plan",
+    responses=answers(201, schemas.SubscriptionOut),
+)
 def create_subscription(ref: str, body: SubscriptionIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         change.sees(ref)
@@ -114,13 +135,21 @@ def create_subscription(ref: str, body: SubscriptionIn, change: ChangeDep) -> Re
     return change.run({"op": "subscribe", "ref": ref, **body.model_dump()}, work)
 
 
-@router.get("/accounts/{ref}/subscriptions", summary="An account's subscriptions")
+@router.get(
+    "/accounts/{ref}/subscriptions",
+    summary="An account's subscriptions",
+    responses=answers(200, schemas.SubscriptionList),
+)
 def list_subscriptions(ref: str, ctx: Ctx, who: Reader) -> dict[str, Any]:
     check_sees(ctx, who, ref)
     return {"items": [asdict(s) for s in subscriptions.list_subscriptions(ctx, ref)]}
 
 
-@router.post("/subscriptions/{subscription_id}/cancel", summary="Stop renewing a subscription")
+@router.post(
+    "/subscriptions/{subscription_id}/cancel",
+    summary="Stop renewing a subscription",
+    responses=answers(200, schemas.SubscriptionOut),
+)
 def cancel_subscription(subscription_id: int, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         sub = subscriptions.get_subscription(change.ctx, subscription_id)

@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from postmeter.api import views
+from postmeter.api import schemas, views
 from postmeter.api.auth import Ctx, Reader
 from postmeter.api.deps import ChangeDep
 from postmeter.api.problems import PROBLEMS, ApiError
+from postmeter.api.schemas import answers
 from postmeter.domain.errors import NotFound
 from postmeter.service import keys
 
@@ -27,7 +28,12 @@ class KeyIn(BaseModel):
     read_only: StrictBool = False
 
 
-@router.post("/keys", status_code=201, summary="Mint an API key (its secret is shown once)")
+@router.post(
+    "/keys",
+    status_code=201,
+    summary="Mint an API key (its secret is shown once)",
+    responses=answers(201, schemas.NewKeyOut),
+)
 def create_key(body: KeyIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         if not change.who.is_operator:
@@ -51,13 +57,17 @@ def create_key(body: KeyIn, change: ChangeDep) -> Response:
     )
 
 
-@router.get("/keys", summary="API keys the caller may see")
+@router.get("/keys", summary="API keys the caller may see", responses=answers(200, schemas.KeyList))
 def list_keys(ctx: Ctx, who: Reader) -> dict[str, Any]:
     found = keys.list_keys(ctx) if who.is_operator else keys.list_keys(ctx, who.account_ref)
     return {"items": [views.key(k) for k in found]}
 
 
-@router.post("/keys/{prefix}/revoke", summary="Revoke an API key at once")
+@router.post(
+    "/keys/{prefix}/revoke",
+    summary="Revoke an API key at once",
+    responses=answers(200, schemas.KeyOut),
+)
 def revoke_key(prefix: str, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         if not change.who.is_operator:

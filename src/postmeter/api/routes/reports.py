@@ -7,22 +7,31 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from postmeter.api import cursors, views
+from postmeter.api import cursors, schemas, views
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import Units
 from postmeter.api.problems import PROBLEMS, ApiError
+from postmeter.api.schemas import answers
 from postmeter.service import reports
 
 router = APIRouter(prefix="/v1", tags=["reports"], responses=PROBLEMS)
 
 
-@router.get("/accounts/{ref}/balances/{unit}", summary="Balance, lots and plan periods")
+@router.get(
+    "/accounts/{ref}/balances/{unit}",
+    summary="Balance, lots and plan periods",
+    responses=answers(200, schemas.SummaryOut),
+)
 def get_balance(ref: str, unit: str, ctx: Ctx, who: Reader, cache: Units) -> dict[str, Any]:
     check_sees(ctx, who, ref)
     return views.summary(reports.summary(ctx, ref, unit), cache.get(unit))
 
 
-@router.get("/journal", summary="Journal entries, filtered, by cursor")
+@router.get(
+    "/journal",
+    summary="Journal entries, filtered, by cursor",
+    responses=answers(200, schemas.JournalPage),
+)
 def get_journal(
     ctx: Ctx,
     who: Reader,

@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 import postmeter as pm
-from postmeter.api import views
+from postmeter.api import schemas, views
 from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import Change, ChangeDep, Units
 from postmeter.api.problems import PROBLEMS
+from postmeter.api.schemas import answers
 from postmeter.service import reservations
 
 router = APIRouter(prefix="/v1", tags=["reservations"], responses=PROBLEMS)
@@ -34,7 +35,12 @@ class CaptureIn(BaseModel):
     credits: Credits
 
 
-@router.post("/reservations", status_code=201, summary="Hold credits for a scheduled send")
+@router.post(
+    "/reservations",
+    status_code=201,
+    summary="Hold credits for a scheduled send",
+    responses=answers(201, schemas.ReservationOut),
+)
 def create_reservation(body: ReservationIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         change.sees(body.account)
@@ -53,13 +59,21 @@ def create_reservation(body: ReservationIn, change: ChangeDep) -> Response:
     return change.run({"op": "reserve", **body.model_dump(mode="json")}, work)
 
 
-@router.get("/reservations/{reservation_id}", summary="One reservation")
+@router.get(
+    "/reservations/{reservation_id}",
+    summary="One reservation",
+    responses=answers(200, schemas.ReservationOut),
+)
 def get_reservation(reservation_id: int, ctx: Ctx, who: Reader, cache: Units) -> dict[str, Any]:
     found = _visible(ctx, who, reservation_id)
     return views.reservation(found, cache.get(found.unit))
 
 
-@router.post("/reservations/{reservation_id}/capture", summary="The send went out: spend it")
+@router.post(
+    "/reservations/{reservation_id}/capture",
+    summary="The send went out: spend it",
+    responses=answers(200, schemas.ReservationOut),
+)
 def capture(reservation_id: int, body: CaptureIn, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(_owned(change, reservation_id).unit)
@@ -75,7 +89,11 @@ def capture(reservation_id: int, body: CaptureIn, change: ChangeDep) -> Response
     return change.run({"op": "capture", "id": reservation_id, **body.model_dump()}, work)
 
 
-@router.post("/reservations/{reservation_id}/release", summary="The send was cancelled")
+@router.post(
+    "/reservations/{reservation_id}/release",
+    summary="The send was cancelled",
+    responses=answers(200, schemas.ReservationOut),
+)
 def release(reservation_id: int, change: ChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(_owned(change, reservation_id).unit)
