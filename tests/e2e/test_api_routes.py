@@ -328,7 +328,8 @@ def test_pay_as_you_go_bills_what_the_lots_do_not_cover(
     ctx: pm.Context, op: Caller, acme: str
 ) -> None:
     on = op.ok("PUT", f"/v1/accounts/{acme}/payg", {"unit": "sms", "price": "0.05", "per": 1})
-    assert on == {"account": acme, "unit": "sms", "payg": [5, 1, "EUR"]}
+    payg = {"price": "0.05", "per": "1.00", "currency": "EUR"}
+    assert on == {"account": acme, "unit": "sms", "payg": payg}
     beyond = charge(op, "100.50")
     assert beyond.status_code == 201, beyond.text
     assert beyond.json()["overage"] == "0.50"
@@ -916,14 +917,14 @@ def test_tick_books_what_is_due_and_verify_checks_the_books(
     assert op.ok("POST", "/v1/tick") == {
         "renewals": 0,
         "expiries": 0,
-        "expired_credits": 0,
+        "expired": {},
         "timeouts": 0,
         "events": [],
     }
     clock.advance(timedelta(days=2))
     ticked = op.post("/v1/tick", idempotent=False)
     assert ticked.status_code == 200, ticked.text
-    assert (ticked.json()["expiries"], ticked.json()["expired_credits"]) == (1, 5)
+    assert (ticked.json()["expiries"], ticked.json()["expired"]) == (1, {"email": "5"})
     assert balance(op, acme, "email") == "1000"
     verified = op.ok("GET", "/v1/verify")
     assert verified["ok"] is True

@@ -52,6 +52,7 @@ class PlanOut(Out):
     free: bool
     seats: int
     dedicated_ips: int
+    price: str  # a decimal in the currency
     price_minor: int
     currency: str
 
@@ -67,6 +68,7 @@ class PackageOut(Out):
     credits: Amount
     validity_months: int
     validity_days: int
+    price: str  # a decimal in the currency
     price_minor: int
     currency: str
     active: bool
@@ -76,10 +78,16 @@ class PackageList(Out):
     items: list[PackageOut]
 
 
+class PaygTerms(Out):
+    price: str  # a decimal in the currency
+    per: Amount  # credits the price buys
+    currency: str
+
+
 class PaygOut(Out):
     account: str
     unit: str
-    payg: list[Any] | None  # [price in minor units, per credits, currency], or null: off
+    payg: PaygTerms | None  # null: pay-as-you-go is off
 
 
 class GrantOut(Out):
@@ -100,6 +108,7 @@ class PurchaseOut(Out):
     credits: Amount
     lot_id: int
     expires_at: str
+    price: str  # a decimal in the currency
     price_minor: int
     currency: str
     extended_lots: list[int]
@@ -237,7 +246,7 @@ class KeyList(Out):
 class TickOut(Out):
     renewals: int
     expiries: int
-    expired_credits: int
+    expired: dict[str, Amount]  # credits expired, by unit
     timeouts: int
     events: list[str]
 

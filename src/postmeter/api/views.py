@@ -6,6 +6,8 @@ from dataclasses import asdict
 from typing import Any
 
 import postmeter as pm
+from postmeter.domain.amounts import format_credits
+from postmeter.domain.money import exponent
 from postmeter.domain.units import Unit
 from postmeter.service.grants import Grant
 from postmeter.service.keys import KeyInfo
@@ -56,15 +58,20 @@ def grant(g: Grant, unit: Unit) -> dict[str, Any]:
 
 
 def purchase(p: pm.Purchase, unit: Unit) -> dict[str, Any]:
-    return {**asdict(p), "credits": unit.format(p.credits)}
+    return {**asdict(p), "credits": unit.format(p.credits), "price": _price(p)}
 
 
 def plan(p: pm.Plan, unit: Unit) -> dict[str, Any]:
-    return {**asdict(p), "credits": unit.format(p.credits)}
+    return {**asdict(p), "credits": unit.format(p.credits), "price": _price(p)}
 
 
 def package(p: pm.Package, unit: Unit) -> dict[str, Any]:
-    return {**asdict(p), "credits": unit.format(p.credits)}
+    return {**asdict(p), "credits": unit.format(p.credits), "price": _price(p)}
+
+
+def _price(p: pm.Purchase | pm.Plan | pm.Package) -> str:
+    """The price as typed in: a decimal in the currency (``price_minor`` keeps the cents)."""
+    return format_credits(p.price_minor, exponent(p.currency))
 
 
 def summary(s: Summary, unit: Unit) -> dict[str, Any]:

@@ -143,10 +143,17 @@ def set_payg(
             .where(t.balances.c.account_id == row.id, t.balances.c.unit == unit)
             .values(payg_price_minor=minor, payg_price_per=per, payg_currency=currency)
         )
-        return {"account": ref, "unit": unit, "payg": request["price"]}
+        return {"account": ref, "unit": unit, "payg": _payg(price)}
 
     result, _, _ = run_once(ctx, actor, key, "account.payg", request, work)
     return result
+
+
+def _payg(price: tuple[int, int, str] | None) -> dict[str, Any] | None:
+    if price is None:
+        return None
+    minor, per, currency = price
+    return {"price_minor": minor, "per": per, "currency": currency}
 
 
 def get_account(ctx: Context, ref: str) -> Account:

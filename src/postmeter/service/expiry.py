@@ -27,8 +27,8 @@ def due(tx: Tx, now: datetime) -> Any:
     ).first()
 
 
-def expire_lot(tx: Tx, txn_id: int, lot_id: int, at: datetime) -> int:
-    """Expire what lot ``lot_id`` has free; returns the credits expired (0 if none)."""
+def expire_lot(tx: Tx, txn_id: int, lot_id: int, at: datetime) -> tuple[str, int]:
+    """Expire what lot ``lot_id`` has free; returns its unit and the credits expired."""
     c = t.lots.c
     lot = tx.conn.execute(select(c.account_id, c.unit).where(c.id == lot_id)).one()
     balance = tx.lock_balances([(lot.account_id, lot.unit)])[(lot.account_id, lot.unit)]
@@ -36,9 +36,9 @@ def expire_lot(tx: Tx, txn_id: int, lot_id: int, at: datetime) -> int:
         select(c.remaining, c.held, c.expires_at).where(c.id == lot_id)
     ).one()  # read again under the lock
     if fresh.expires_at is None or fresh.expires_at > at:
-        return 0
+        return lot.unit, 0
     credits = fresh.remaining - fresh.held
     if credits <= 0:
-        return 0
+        return lot.unit, 0
     tx.post(balance, txn_id, [Posting(lot_id, EXPIRE, BREAKAGE, delta=-credits)], at)
-    return int(credits)
+    return lot.unit, int(credits)

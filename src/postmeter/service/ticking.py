@@ -29,7 +29,8 @@ _ORDER = ("timeout", "expire", "renew")
 class TickReport:
     renewals: int = 0
     expiries: int = 0
-    expired_credits: int = 0
+    expired_credits: int = 0  # steps, summed over units: meaningful for one unit only
+    expired: dict[str, int] = field(default_factory=dict)  # steps expired, by unit
     timeouts: int = 0
     events: list[str] = field(default_factory=list)
 
@@ -57,6 +58,9 @@ def tick(ctx: Context, *, limit: int = 100_000) -> TickReport:
             report.renewals += result.get("renewed", 0)
             report.expiries += 1 if result.get("expired") else 0
             report.expired_credits += result.get("expired", 0)
+            if result.get("expired"):
+                unit = result["unit"]
+                report.expired[unit] = report.expired.get(unit, 0) + result["expired"]
             report.timeouts += result.get("timed_out", 0)
     return report
 
@@ -91,7 +95,8 @@ def _timeout(ident: int, _arg: str, at: datetime) -> Handler:
 
 def _expire(ident: int, _arg: str, at: datetime) -> Handler:
     def work(tx: Tx, txn_id: int, _now: datetime) -> dict[str, Any]:
-        return {"expired": expiry.expire_lot(tx, txn_id, ident, at)}
+        unit, credits = expiry.expire_lot(tx, txn_id, ident, at)
+        return {"expired": credits, "unit": unit}
 
     return work
 

@@ -6,15 +6,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 import postmeter as pm
 from postmeter.api import cursors, schemas, views
+from postmeter.api.amounts import Credits, to_steps
 from postmeter.api.auth import Ctx, Reader, check_sees
 from postmeter.api.deps import ChangeDep, OperatorChangeDep
 from postmeter.api.problems import PROBLEMS, ApiError
 from postmeter.api.schemas import answers
-from postmeter.domain.money import parse_price
+from postmeter.domain.amounts import format_credits
+from postmeter.domain.money import exponent, parse_price
 from postmeter.service import accounts
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEMS)
@@ -46,7 +48,7 @@ class PaygIn(BaseModel):
     price: Annotated[str, Field(max_length=40)] | None = Field(
         None, description="Price per `per` credits, a decimal in the currency; null: switch off."
     )
-    per: StrictInt = 1
+    per: Credits = Field(1, description="How many credits the price buys.")
     currency: Annotated[str, Field(min_length=3, max_length=3)] = "EUR"
 
 
@@ -127,10 +129,20 @@ def set_status(ref: str, body: StatusIn, change: OperatorChangeDep) -> Response:
 )
 def set_payg(ref: str, body: PaygIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
+        unit = change.units.get(body.unit)
         price = None
         if body.price is not None:
-            price = (parse_price(body.price, body.currency), body.per, body.currency)
-        done = pm.set_payg(change.ctx, change.who.actor, change.key, ref, body.unit, price)
-        return 200, done
+            per = to_steps(body.per, unit)
+            price = (parse_price(body.price, body.currency), per, body.currency)
+        pm.set_payg(change.ctx, change.who.actor, change.key, ref, body.unit, price)
+        terms = None
+        if body.price is not None:
+            minor = parse_price(body.price, body.currency)
+            terms = {
+                "price": format_credits(minor, exponent(body.currency)),
+                "per": unit.format(to_steps(body.per, unit)),
+                "currency": body.currency,
+            }
+        return 200, {"account": ref, "unit": body.unit, "payg": terms}
 
     return change.run({"op": "account.payg", "ref": ref, **body.model_dump()}, work)

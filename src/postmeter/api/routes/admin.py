@@ -10,6 +10,7 @@ from fastapi import APIRouter
 import postmeter as pm
 from postmeter.api import schemas
 from postmeter.api.auth import Ctx, Operator, OperatorWriter
+from postmeter.api.deps import Units
 from postmeter.api.problems import PROBLEMS
 from postmeter.api.schemas import answers
 
@@ -21,9 +22,16 @@ router = APIRouter(prefix="/v1", tags=["admin"], responses=PROBLEMS)
     summary="Book what is due now (renewals, expiries, deadlines)",
     responses=answers(200, schemas.TickOut),
 )
-def run_tick(ctx: Ctx, _who: OperatorWriter) -> dict[str, Any]:
+def run_tick(ctx: Ctx, _who: OperatorWriter, cache: Units) -> dict[str, Any]:
     # No Idempotency-Key: tick is idempotent by construction (each event has its own key).
-    return asdict(pm.tick(ctx))
+    done = pm.tick(ctx)
+    return {
+        "renewals": done.renewals,
+        "expiries": done.expiries,
+        "timeouts": done.timeouts,
+        "expired": {code: cache.get(code).format(n) for code, n in done.expired.items()},
+        "events": done.events,
+    }
 
 
 @router.get(
