@@ -34,6 +34,7 @@ def serve(
     config = uvicorn.Config(
         create_app(ctx, tick_interval_s=tick_interval_s),
         log_level=log_level.lower(),
+        log_config=None,  # our JSON logs only: uvicorn's own lines would be plain text
         access_log=False,  # our own JSON access log has the request id and never a secret
         server_header=False,
     )
