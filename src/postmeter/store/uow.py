@@ -11,7 +11,8 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Engine
 
 from postmeter.domain.books import Balance, Posting
@@ -174,10 +176,11 @@ class Tx:
         """Everything one charge reads, in one round trip: the key's earlier transaction, the
         account, its locked balance row and its lots. None when the account or its balance row
         does not exist yet (the caller then takes the general path)."""
-        query = _CHARGE_LOAD_FOR_UPDATE if self.dialect == "postgresql" else _CHARGE_LOAD
-        rows = self.conn.execute(
-            query, {"scope": scope, "key": key, "ref": ref, "unit": unit}
-        ).all()
+        params = {"scope": scope, "key": key, "ref": ref, "unit": unit}
+        if self.dialect == "postgresql":
+            rows: Sequence[Any] = self._pg_load(params)
+        else:
+            rows = self.conn.execute(_CHARGE_LOAD, params).all()
         if not rows:
             return None
         first = rows[0]
@@ -194,6 +197,18 @@ class Tx:
                 if r.lot_id is not None
             ],
         )
+
+    def _pg_load(self, params: dict[str, str]) -> list[Any]:
+        """The charge's read through psycopg's pipeline: psycopg opens a transaction with a
+        BEGIN of its own, one round trip before the query; in a pipeline they travel together.
+        (SQLAlchemy cannot read results in pipeline mode, hence the driver's own cursor.)"""
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        with driver.pipeline(), driver.cursor() as cursor:
+            cursor.execute(_pg_sql(_CHARGE_LOAD_FOR_UPDATE), params)
+            rows = cursor.fetchall()  # in a pipeline, the description comes with the rows
+            names = [column.name for column in cursor.description or ()]
+            return [_Record(names, row) for row in rows]
 
     def live_lots(self, account_id: int, unit: str) -> list[Lot]:
         """Every lot of the account and unit with something remaining (expired or not)."""
@@ -327,6 +342,7 @@ _CHARGE_LOAD = (
     .where(t.accounts.c.ref == bindparam("ref"))
 )
 _CHARGE_LOAD_FOR_UPDATE = _CHARGE_LOAD.with_for_update(of=t.balances)
+_PG_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 _UNIT_EXISTS = select(t.units.c.code).where(t.units.c.code == bindparam("code"))
 _LIVE_LOTS = select(
     t.lots.c.id,
@@ -341,6 +357,29 @@ _LIVE_LOTS = select(
     t.lots.c.unit == bindparam("unit"),
     t.LIVE_LOT,
 )
+
+
+class _Record:
+    """A driver row read by column name, its instants in UTC (as the store's type gives them)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, names: list[str], row: Sequence[Any]) -> None:
+        self._values = {
+            name: value.astimezone(UTC) if isinstance(value, datetime) else value
+            for name, value in zip(names, row, strict=True)
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@cache
+def _pg_sql(statement: Any) -> str:
+    return str(statement.compile(dialect=_PG_DIALECT))
 
 
 def _balance(row: Any) -> Balance:
