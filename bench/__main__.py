@@ -1,9 +1,12 @@
 """``python -m bench``: the charge benchmarks on SQLite and PostgreSQL (``make bench``).
 
+The library's charges (bench/run.py), then charges over loopback HTTP against ``postmeter
+serve`` in a process of its own (bench/http.py).
+
 Writes docs/benchmarks.md and prints a table, then, as its last line on stdout, one JSON object
 of named figures. Progress goes to stderr.
 
-    python -m bench                 # the full run: about 2 minutes on 2 cores
+    python -m bench                 # the full run: about 3 minutes on 2 cores
     python -m bench --quick         # a smoke run with small sizes; writes no doc unless --doc
     python -m bench --only sqlite   # one database (writes no doc unless --doc)
 """
@@ -53,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
             f"  vs {f.compared_with} {f.baseline:>9,.0f}/s  ratio {f.ratio:5.2f}"
             f"  {f.target:<14} {verdict}"
         )
+    for r in results:
+        if r.http is not None:
+            c = r.http.charges
+            print(
+                f"{report.NAMES[r.backend]:<10} {'http latency':<18} p50 {c.p50_ms:.1f} ms,"
+                f" p90 {c.p90_ms:.1f} ms, p99 {c.p99_ms:.1f} ms, {c.errors} errors;"
+                f" server CPU {c.server_cpu_ms:.2f} ms a charge"
+            )
     print(json.dumps(report.summary_json(results, figs)), flush=True)
     return 0
 

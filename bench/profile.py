@@ -35,8 +35,8 @@ import postmeter as pm
 from bench import workload
 from bench.history import seed_history
 from bench.machine import source
-from bench.run import settle
 from bench.sizes import BATCH_SIZE, FULL
+from bench.workload import settle
 from postmeter.bootstrap import tune_gc
 
 MODES = ("single", "batch", "baseline")

@@ -22,7 +22,9 @@ from tests.support.databases import Databases
 import postmeter as pm
 from bench import workload
 from bench.history import seed_history
+from bench.http import HttpResult, run_http
 from bench.sizes import BATCH_SIZE, Sizes
+from bench.workload import settle
 from postmeter.bootstrap import tune_gc
 
 Log = Callable[[str], None]
@@ -54,16 +56,19 @@ class BackendResult:
     history_entries: int
     series: dict[str, Series] = field(default_factory=dict)
     load: list[float] = field(default_factory=list)  # 1-minute load average after each round
+    http: HttpResult | None = None  # charges over HTTP, on a database of their own
 
 
 def run_backend(dbs: Databases, backend: str, sizes: Sizes, log: Log) -> BackendResult:
     fresh = pm.connect(dbs.fresh(backend))
     history = pm.connect(dbs.fresh(backend))
     try:
-        return _run(fresh, history, backend, sizes, log)
+        result = _run(fresh, history, backend, sizes, log)
     finally:
         fresh.store.dispose()
         history.store.dispose()
+    result.http = run_http(dbs, backend, sizes, log)
+    return result
 
 
 def _run(
@@ -145,30 +150,6 @@ def _batch_series(
 def _rates_line(rates: dict[str, list[float]], load: float) -> str:
     line = ", ".join(f"{name} {values[-1]:,.0f}/s" for name, values in rates.items())
     return f"{line} (load {load:.1f})"
-
-
-def settle(engine: Engine, *, seeded: bool) -> None:
-    """Planner statistics and an empty WAL, so no series pays for the set-up's writes.
-
-    PostgreSQL: VACUUM ANALYZE and CHECKPOINT, whatever the database holds (autovacuum would
-    gather the statistics anyway). SQLite gathers statistics only when asked: the seeded database
-    is ANALYZEd, the fresh one is left without, as a new deployment is. ANALYZE on a near-empty
-    database would leave statistics that the growing tables soon contradict, and SQLite then
-    plans the batch key lookup (``idem_key IN (...)``) as a full scan: see docs/benchmarks.md.
-    """
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-            conn.exec_driver_sql("CHECKPOINT")
-        return
-    raw = engine.raw_connection()
-    try:
-        # The engine's connections run in autocommit (isolation_level None): no transaction open.
-        if seeded:
-            raw.driver_connection.execute("ANALYZE")  # type: ignore[union-attr]
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-    finally:
-        raw.close()
 
 
 def _server_version(engine: Engine) -> str:

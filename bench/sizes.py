@@ -19,6 +19,9 @@ class Sizes:
     batch_accounts: int  # accounts one mixed batch is spread over
     history_entries: int  # journal entries seeded into the "history" database
     history_lots_per_account: int  # exhausted lots (with their entries) of each charged account
+    http_warmup_s: float  # charges over HTTP before the measured window, not measured
+    http_seconds: int  # the measured window of charges over HTTP
+    http_healthz_seconds: int  # the measured window of GET /healthz (the HTTP stack alone)
 
     def __post_init__(self) -> None:
         own = self.accounts * self.history_lots_per_account * ENTRIES_PER_LOT
@@ -37,6 +40,9 @@ FULL = Sizes(
     batch_accounts=10,
     history_entries=1_000_000,
     history_lots_per_account=10,
+    http_warmup_s=3.0,
+    http_seconds=15,
+    http_healthz_seconds=5,
 )
 
 QUICK = Sizes(
@@ -49,4 +55,7 @@ QUICK = Sizes(
     batch_accounts=5,
     history_entries=20_000,
     history_lots_per_account=2,
+    http_warmup_s=0.5,
+    http_seconds=2,
+    http_healthz_seconds=1,
 )

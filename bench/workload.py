@@ -166,3 +166,30 @@ def run_batches(ctx: pm.Context, batches: Sequence[Sequence[pm.ChargeRequest]]) 
     refused = [o.error for batch in outcomes for o in batch if o.error is not None]
     assert not refused, f"benchmark charges were refused: {refused[:3]}"
     return elapsed
+
+
+# -- before timing ------------------------------------------------------------------------------
+
+
+def settle(engine: Engine, *, seeded: bool) -> None:
+    """Planner statistics and an empty WAL, so no series pays for the set-up's writes.
+
+    PostgreSQL: VACUUM ANALYZE and CHECKPOINT, whatever the database holds (autovacuum would
+    gather the statistics anyway). SQLite gathers statistics only when asked: the seeded database
+    is ANALYZEd, the fresh one is left without, as a new deployment is. ANALYZE on a near-empty
+    database would leave statistics that the growing tables soon contradict, and SQLite then
+    plans the batch key lookup (``idem_key IN (...)``) as a full scan: see docs/benchmarks.md.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+            conn.exec_driver_sql("CHECKPOINT")
+        return
+    raw = engine.raw_connection()
+    try:
+        # The engine's connections run in autocommit (isolation_level None): no transaction open.
+        if seeded:
+            raw.driver_connection.execute("ANALYZE")  # type: ignore[union-attr]
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
