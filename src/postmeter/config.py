@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTMETER_", extra="ignore")
 
     database_url: str = DEFAULT_URL
-    pool_size: Annotated[int, Field(ge=1, le=200)] = 5
+    pool_size: Annotated[int, Field(ge=1, le=200)] = 16
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     tick_interval_s: Annotated[float, Field(gt=0, le=3600)] = 5.0

@@ -17,7 +17,9 @@ from postmeter.service.context import Context
 from postmeter.service.keys import Principal, authenticate
 
 
-def context(request: Request) -> Context:
+# The dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` dependency in a
+# worker thread, a hop each on every request. ``principal`` reads the database: it stays ``def``.
+async def context(request: Request) -> Context:
     ctx = request.app.state.ctx
     assert isinstance(ctx, Context)
     return ctx
@@ -39,20 +41,20 @@ def principal(
     return found
 
 
-def writer(who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def writer(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if who.read_only:
         raise ApiError(403, "read_only_key", "this API key may read but not change anything")
     return who
 
 
-def operator(who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def operator(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if not who.is_operator:
         raise ApiError(403, "operator_only", "only an operator key may do this")
     return who
 
 
-def operator_writer(who: Annotated[Principal, Depends(operator)]) -> Principal:
-    return writer(who)
+async def operator_writer(who: Annotated[Principal, Depends(operator)]) -> Principal:
+    return await writer(who)
 
 
 Reader = Annotated[Principal, Depends(principal)]

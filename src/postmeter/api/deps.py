@@ -16,7 +16,7 @@ from postmeter.service.context import Context
 from postmeter.service.keys import Principal
 
 
-def units(request: Request) -> UnitCache:
+async def units(request: Request) -> UnitCache:
     cache = request.app.state.units
     assert isinstance(cache, UnitCache)
     return cache
@@ -49,14 +49,14 @@ class Change:
         check_sees(self.ctx, self.who, ref)
 
 
-def change(ctx: Ctx, who: Writer, key: Key, cache: Units) -> Change:
+async def change(ctx: Ctx, who: Writer, key: Key, cache: Units) -> Change:
     return Change(ctx, who, key, cache)
 
 
 ChangeDep = Annotated[Change, Depends(change)]
 
 
-def operator_change(ctx: Ctx, who: OperatorWriter, key: Key, cache: Units) -> Change:
+async def operator_change(ctx: Ctx, who: OperatorWriter, key: Key, cache: Units) -> Change:
     return Change(ctx, who, key, cache)
 
 

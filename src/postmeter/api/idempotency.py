@@ -26,7 +26,7 @@ from postmeter.service.replies import Reply, find_reply, keep_reply
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -20,7 +20,7 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 READ_ONLY = "postmeter_read_only"
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 16) -> Engine:
     """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql://...``), durable by default."""
     try:
         parsed = make_url(url)
@@ -28,7 +28,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         raise InvalidInput(f"not a database URL: {url!r}") from exc
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, pool_size)
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -41,12 +41,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     raise InvalidInput(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
     in_memory = url in ("sqlite://", "sqlite:///:memory:")
     if in_memory:
         raise InvalidInput("an in-memory SQLite database cannot be shared: give a file path")
     engine = create_engine(
         url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
 
