@@ -30,7 +30,3 @@ def to_steps(value: int | str, unit: Unit, *, allow_zero: bool = False) -> int:
             raise InvalidAmount("amount is larger than 2^63 - 1 steps", value=str(value))
         return check_credits(value * 10**unit.scale, allow_zero=allow_zero)
     return unit.parse(value, allow_zero=allow_zero)
-
-
-def show(steps: int, unit: Unit) -> str:
-    return unit.format(steps)

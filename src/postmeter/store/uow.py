@@ -287,6 +287,17 @@ _BALANCE = select(t.balances).where(
     t.balances.c.account_id == bindparam("account_id"), t.balances.c.unit == bindparam("unit")
 )
 _BALANCE_FOR_UPDATE = _BALANCE.with_for_update()
+# A Lot's fields, in the order of its constructor.
+_LOT_FIELDS = (
+    t.lots.c.id,
+    t.lots.c.source,
+    t.lots.c.priority,
+    t.lots.c.expires_at,
+    t.lots.c.created_at,
+    t.lots.c.remaining,
+    t.lots.c.held,
+)
+
 # One charge's reads in one statement: the account joined to its balance row (locked on
 # PostgreSQL) and its lots with something left, plus the transaction already under the key.
 _CHARGE_LOAD = (
@@ -305,12 +316,7 @@ _CHARGE_LOAD = (
         t.balances.c.payg_price_per,
         t.balances.c.payg_currency,
         t.lots.c.id.label("lot_id"),
-        t.lots.c.source,
-        t.lots.c.priority,
-        t.lots.c.expires_at,
-        t.lots.c.created_at,
-        t.lots.c.remaining,
-        t.lots.c.held,
+        *_LOT_FIELDS[1:],
         t.transactions.c.id.label("txn_id"),
         t.transactions.c.fingerprint,
         t.transactions.c.result,
@@ -344,15 +350,7 @@ _CHARGE_LOAD = (
 _CHARGE_LOAD_FOR_UPDATE = _CHARGE_LOAD.with_for_update(of=t.balances)
 _PG_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 _UNIT_EXISTS = select(t.units.c.code).where(t.units.c.code == bindparam("code"))
-_LIVE_LOTS = select(
-    t.lots.c.id,
-    t.lots.c.source,
-    t.lots.c.priority,
-    t.lots.c.expires_at,
-    t.lots.c.created_at,
-    t.lots.c.remaining,
-    t.lots.c.held,
-).where(
+_LIVE_LOTS = select(*_LOT_FIELDS).where(
     t.lots.c.account_id == bindparam("account_id"),
     t.lots.c.unit == bindparam("unit"),
     t.LIVE_LOT,

@@ -130,19 +130,16 @@ def set_status(ref: str, body: StatusIn, change: OperatorChangeDep) -> Response:
 def set_payg(ref: str, body: PaygIn, change: OperatorChangeDep) -> Response:
     def work() -> tuple[int, Any]:
         unit = change.units.get(body.unit)
-        price = None
+        price = terms = None
         if body.price is not None:
-            per = to_steps(body.per, unit)
-            price = (parse_price(body.price, body.currency), per, body.currency)
-        pm.set_payg(change.ctx, change.who.actor, change.key, ref, body.unit, price)
-        terms = None
-        if body.price is not None:
-            minor = parse_price(body.price, body.currency)
+            minor, per = parse_price(body.price, body.currency), to_steps(body.per, unit)
+            price = (minor, per, body.currency)
             terms = {
                 "price": format_credits(minor, exponent(body.currency)),
-                "per": unit.format(to_steps(body.per, unit)),
+                "per": unit.format(per),
                 "currency": body.currency,
             }
+        pm.set_payg(change.ctx, change.who.actor, change.key, ref, body.unit, price)
         return 200, {"account": ref, "unit": body.unit, "payg": terms}
 
     return change.run({"op": "account.payg", "ref": ref, **body.model_dump()}, work)
