@@ -116,23 +116,31 @@ def test_demo_prints_a_short_summary(cli: Cli) -> None:
 def test_demo_serve_answers_over_http_until_ctrl_c(db_url: str) -> None:
     argv = [POSTMETER, "--db", db_url, "--now", BASE, "demo", "--serve", "--port", "0"]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        assert proc.stdout is not None
-        seen: list[str] = []
-        while not any(line.startswith("postmeter API on ") for line in seen):
-            line = proc.stdout.readline()
-            assert line, f"postmeter stopped before serving: {seen}"
-            seen.append(line)
-        address = seen[-1].split()[3]  # http://127.0.0.1:PORT/v1
-        key = next(line for line in seen if line.startswith("operator API key")).split()[-1]
-        accounts = httpx2.get(
-            f"{address}/accounts", headers={"Authorization": f"Bearer {key}"}, timeout=30
-        )
-        proc.send_signal(signal.SIGINT)
-        out, _err = proc.communicate(timeout=60)
+        try:
+            accounts, out = _list_accounts_then_interrupt(proc)
+        finally:
+            proc.kill()  # a no-op once it has stopped; never leave a server behind a failure
     assert proc.returncode == 0, out
     assert accounts.status_code == 200
     assert "acymailing-licence" in {a["ref"] for a in accounts.json()["items"]}
     assert out.rstrip().endswith("stopped")
+
+
+def _list_accounts_then_interrupt(proc: subprocess.Popen[str]) -> tuple[httpx2.Response, str]:
+    assert proc.stdout is not None
+    seen: list[str] = []
+    while not any(line.startswith("postmeter API on ") for line in seen):
+        line = proc.stdout.readline()
+        assert line, f"postmeter stopped before serving: {seen}"
+        seen.append(line)
+    address = seen[-1].split()[3]  # http://127.0.0.1:PORT/v1
+    key = next(line for line in seen if line.startswith("operator API key")).split()[-1]
+    accounts = httpx2.get(
+        f"{address}/accounts", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    proc.send_signal(signal.SIGINT)
+    out, _err = proc.communicate(timeout=60)
+    return accounts, out
 
 
 def test_the_installed_command_fails_in_one_line(tmp_path: Path) -> None:

@@ -27,6 +27,9 @@ def serve(
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening before we announce: a client that reads the address and connects at once is
+    # queued in the backlog until uvicorn accepts, never refused while it starts up.
+    sock.listen(2048)
     bound = sock.getsockname()[1]
     if announce:
         shown = f"[{host}]" if ":" in host else host
