@@ -20,6 +20,12 @@ from postmeter.domain import errors as e
         (e.Refused, e.PostmeterError, "refused"),
         (e.InsufficientCredits, e.Refused, "insufficient_credits"),
         (e.AccountInactive, e.Refused, "account_inactive"),
+        (e.SenderInactive, e.Refused, "sender_inactive"),
+        (e.CapReached, e.Refused, "cap_reached"),
+        (e.AssignmentExhausted, e.Refused, "assignment_exhausted"),
+        (e.SeatsExhausted, e.Refused, "seats_exhausted"),
+        (e.OutsideTree, e.Refused, "outside_tree"),
+        (e.Unratable, e.InvalidInput, "unratable"),
         (e.BooksOutOfBalance, e.PostmeterError, "books_out_of_balance"),
     ],
 )

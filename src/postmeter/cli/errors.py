@@ -9,7 +9,7 @@ The table (docs/cli.md keeps it for users)::
        invalid_config      a POSTMETER_* setting (or the POSTMETER_CONFIG file) is invalid
     4  not_found           NotFound
     5  conflict            Conflict, AlreadyExists, IdempotencyConflict, InvalidState
-    6  refused             Refused, InsufficientCredits, AccountInactive
+    6  refused             Refused and its kinds (insufficient credits, inactive, cap, ...)
     7  books_out_of_balance  BooksOutOfBalance (``verify``)
     8  database_error      the database cannot be reached, or its schema is missing
     9  batch_failed        ``charge-batch``: some items failed (the others were booked)
