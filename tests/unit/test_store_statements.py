@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from postmeter.service.charging import _result_json
+from postmeter.service.charging import ChargeRequest, _Pending
 from postmeter.store import uow
 
 DIALECTS: list[Dialect] = [sqlite.dialect(), postgresql.dialect()]  # type: ignore[no-untyped-call]
@@ -57,5 +57,11 @@ def test_live_lot_condition_is_literal_so_the_partial_index_applies(
     ],
 )
 def test_a_charge_result_is_stored_exactly_as_json_would_write_it(result: dict[str, Any]) -> None:
-    assert _result_json(result) == json.dumps(result, separators=(",", ":"))
-    assert json.loads(_result_json(result)) == result
+    request = ChargeRequest("key", result["account"], result["unit"], result["credits"])
+    takes = tuple((lot, n) for lot, n in result["drawn"])
+    books: Any = None  # not read when the result is written
+    pending = _Pending(
+        0, request, "fp", books, takes, result["overage"], result["balance"], result["available"]
+    )
+    assert pending.result() == result
+    assert pending.result_json() == json.dumps(result, separators=(",", ":"))

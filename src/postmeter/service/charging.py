@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy.exc import IntegrityError
 
 from postmeter.domain.amounts import check_credits
-from postmeter.domain.books import CHARGE, USAGE, Balance, Posting
+from postmeter.domain.books import CHARGE, USAGE, Balance
 from postmeter.domain.errors import (
     IdempotencyConflict,
     NotFound,
@@ -30,7 +30,6 @@ from postmeter.domain.validate import check_text, is_code, is_ref
 from postmeter.service import lookup
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import key_taken
-from postmeter.service.posting import take
 from postmeter.store.booking import Booking
 from postmeter.store.uow import StoredTxn, Tx
 
@@ -83,15 +82,26 @@ def charge_batch(ctx: Context, actor: Actor, requests: Sequence[ChargeRequest]) 
     A refused item books nothing and does not stop the others. Every item has its own
     idempotency key: a key seen before replays its first result.
     """
-    for attempt in (1, 2):
+    # First try: a batch books without looking its keys up, as the unique index refuses a key
+    # seen before anyway (a look-up of a thousand keys costs a fifth of a batched charge). When
+    # it does refuse one, the batch runs again looking them up, and replays what it finds.
+    optimistic = len(requests) > 1
+    for attempt in (1, 2, 3):
         try:
             with ctx.store.write() as tx:
-                return _Batch(tx, ctx.clock.now(), actor).run(requests)
+                return _Batch(tx, ctx.clock.now(), actor).run(requests, look_up=not optimistic)
         except IntegrityError:
+            if optimistic:
+                optimistic = False
+                continue
             # Another transaction committed one of our keys first: run again, which replays it.
-            if attempt == 2 or not any(key_taken(ctx, actor, r.key) for r in requests):
+            if attempt == 3 or not any(key_taken(ctx, actor, r.key) for r in requests):
                 raise
     raise AssertionError("unreachable")
+
+
+# What a replay returns: a charge less its transaction id and replay flag.
+_RESULT_FIELDS = tuple(f.name for f in fields(Charge) if f.name not in ("txn_id", "replayed"))
 
 
 @dataclass
@@ -100,16 +110,77 @@ class _Account:
     refusal: PostmeterError | None
 
 
-@dataclass
-class _Pending:
+@dataclass(slots=True)
+class _Books:
+    """One account and unit as the batch sees it: the locked balance row, the live lots in
+    draw-down order and how far the earlier charges have used them up."""
+
+    balance: Balance
+    lots: list[Lot]
+    spent: int = 0  # drawn by this batch, not yet written
+    first: int = 0  # lots before this index have nothing free left
+
+    def draw(
+        self, credits: int, requested: int, now: datetime
+    ) -> tuple[tuple[tuple[int, int], ...], int]:
+        """Take ``credits`` of the ``requested`` from the lots; returns the takes and what they
+        could not give.
+
+        The lots are only used up when they give all that is requested, or when the rest may be
+        billed as pay-as-you-go: a refused charge leaves them as they were for the batch's rest.
+        """
+        whole = credits == requested or self.balance.has_payg
+        lots = self.lots
+        while self.first < len(lots) and lots[self.first].remaining <= lots[self.first].held:
+            self.first += 1
+        if self.first < len(lots):
+            lot = lots[self.first]
+            # The common case: the first lot with credits covers the whole charge.
+            if whole and lot.remaining - lot.held >= credits and lot.is_live(now):
+                lot.remaining -= credits
+                return ((lot.id, credits),), 0
+        draw = plan_draw(lots[self.first :], credits, now, ordered=True)
+        if whole and (draw.shortfall == 0 or self.balance.has_payg):
+            by_id = {lot.id: lot for lot in lots}
+            for lot_id, taken in draw.takes:
+                by_id[lot_id].remaining -= taken
+        return draw.takes, draw.shortfall
+
+
+class _Pending(NamedTuple):
     """A charge drawn in memory, waiting to be written with the rest of the batch."""
 
+    position: int  # in the batch
     request: ChargeRequest
     fingerprint: str
-    balance: Balance
-    postings: list[Posting]
-    result: dict[str, Any]
+    books: _Books
+    takes: tuple[tuple[int, int], ...]
     overage: int
+    balance: int  # after the charge
+    available: int
+
+    def charge(self, txn_id: int) -> Charge:
+        r = self.request
+        drawn = [list(t) for t in self.takes]
+        return Charge(
+            txn_id, r.account, r.unit, r.credits, drawn, self.overage, self.balance, self.available
+        )
+
+    def result(self) -> dict[str, Any]:
+        """What a replay of the charge returns (the charge less its transaction id)."""
+        charge = self.charge(0)
+        return {f: getattr(charge, f) for f in _RESULT_FIELDS}
+
+    def result_json(self) -> str:
+        """The result as stored for replays, built by hand: json.dumps costs more than the rest
+        of a batched charge. Equal to ``json.dumps(asdict(charge) minus txn_id and replayed)``."""
+        r = self.request
+        drawn = ",".join(f"[{lot_id},{n}]" for lot_id, n in self.takes)
+        return (
+            f'{{"account":{_quoted(r.account)},"unit":{_quoted(r.unit)},'
+            f'"credits":{r.credits},"drawn":[{drawn}],"overage":{self.overage},'
+            f'"balance":{self.balance},"available":{self.available}}}'
+        )
 
 
 @dataclass
@@ -118,46 +189,61 @@ class _Batch:
     now: datetime
     actor: Actor
     accounts: dict[str, _Account] = field(default_factory=dict)
-    lots: dict[tuple[int, str], list[Lot]] = field(default_factory=dict)
-    balances: dict[tuple[int, str], Balance] = field(default_factory=dict)
-    spent: dict[tuple[int, str], int] = field(default_factory=dict)  # drawn, not yet written
+    books: dict[tuple[int, str], _Books] = field(default_factory=dict)
 
-    def run(self, requests: Sequence[ChargeRequest]) -> list[Outcome]:
-        fingerprints: dict[int, str] = {}
-        outcomes: dict[int, Outcome] = {}
+    def run(self, requests: Sequence[ChargeRequest], *, look_up: bool) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(requests)
+        valid: list[tuple[int, str]] = []  # (index, fingerprint)
         for i, request in enumerate(requests):
             try:
-                fingerprints[i] = _validate(request)
+                valid.append((i, _validate(request)))
             except PostmeterError as exc:
                 outcomes[i] = Outcome(request, error=exc)
-        if len(fingerprints) == 1:
-            stored = self._preload(requests[next(iter(fingerprints))])
-        else:
-            stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i in fingerprints])
+        stored: dict[str, StoredTxn] = {}
+        if len(valid) == 1:
+            stored = self._preload(requests[valid[0][0]])
+        elif look_up and valid:
+            stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i, _ in valid])
         pending: dict[str, _Pending] = {}  # by key: the first booking of each key in the batch
-        repeats: list[int] = []
-        for i, fp in fingerprints.items():
+        repeats: list[tuple[int, str]] = []
+        refused: list[tuple[int, str]] = []
+        for i, fp in valid:
             request = requests[i]
             prior = stored.get(request.key)
             if prior is not None:
                 outcomes[i] = _replay(request, fp, prior)
             elif request.key in pending:
-                repeats.append(i)
+                repeats.append((i, fp))
             else:
                 try:
-                    pending[request.key] = self._draw(request, fp)
+                    pending[request.key] = self._draw(i, request, fp)
                 except PostmeterError as exc:
                     outcomes[i] = Outcome(request, error=exc)
-        booked = self._book(list(pending.values()))
-        for i, fp in fingerprints.items():
-            if i in outcomes:
-                continue
-            prior = booked[requests[i].key]
-            if i in repeats:
+                    refused.append((i, fp))
+        if refused and not look_up:
+            # Unlooked-up keys: a refused item may be the replay of a charge booked before,
+            # which must answer as it did then (lots a refusal leaves untouched: nothing to undo).
+            self._replay_refused(requests, refused, outcomes)
+        ids = self._book(pending.values())
+        for p in pending.values():
+            outcomes[p.position] = Outcome(p.request, charge=p.charge(ids[p.request.key]))
+        for i, fp in repeats:
+            p = pending[requests[i].key]
+            prior = StoredTxn(ids[p.request.key], p.fingerprint, p.result())
+            outcomes[i] = _replay(requests[i], fp, prior)
+        return cast(list[Outcome], outcomes)
+
+    def _replay_refused(
+        self,
+        requests: Sequence[ChargeRequest],
+        refused: list[tuple[int, str]],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i, _ in refused])
+        for i, fp in refused:
+            prior = stored.get(requests[i].key)
+            if prior is not None:
                 outcomes[i] = _replay(requests[i], fp, prior)
-            else:
-                outcomes[i] = Outcome(requests[i], charge=Charge(txn_id=prior.id, **prior.result))
-        return [outcomes[i] for i in range(len(requests))]
 
     def _preload(self, request: ChargeRequest) -> dict[str, StoredTxn]:
         """A lone charge reads all it needs in one statement (the hot path's common case)."""
@@ -168,39 +254,41 @@ class _Batch:
             return {request.key: load.prior}
         self.accounts[request.account] = self._checked(load.account)
         key = (load.balance.account_id, load.balance.unit)
-        self.balances[key] = load.balance
-        self.lots[key] = sorted(load.lots, key=draw_key)
-        self.spent[key] = 0
+        self.books[key] = _Books(load.balance, sorted(load.lots, key=draw_key))
         return {}
 
-    def _draw(self, request: ChargeRequest, fp: str) -> _Pending:
-        account = self._account(request.account)
+    def _draw(self, index: int, request: ChargeRequest, fp: str) -> _Pending:
+        account = self.accounts.get(request.account) or self._account(request.account)
         if account.refusal is not None:
             raise account.refusal
         key = (account.row.id, request.unit)
-        if key not in self.balances:
-            self.balances.update(self.tx.lock_balances([key]))
-            self.lots[key] = sorted(self.tx.live_lots(*key), key=draw_key)
-            self.spent[key] = 0
-        balance, lots = self.balances[key], self.lots[key]
-        free = max(balance.available - self.spent[key], 0)
-        draw = plan_draw(lots, min(request.credits, free), self.now, ordered=True)
-        drawn = min(request.credits, free) - draw.shortfall
+        books = self.books.get(key) or self._load(key)
+        balance = books.balance
+        free = balance.balance - balance.reserved - balance.assigned - books.spent
+        wanted = request.credits if request.credits <= free else max(free, 0)
+        takes, shortfall = books.draw(wanted, request.credits, self.now)
+        drawn = wanted - shortfall
         short = request.credits - drawn
         if short and not balance.has_payg:
             raise lookup.shortfall(self.tx, request.account, request.unit, short, drawn)
-        postings = take(lots, draw, CHARGE, USAGE)
-        self.spent[key] += drawn
-        result = {
-            "account": request.account,
-            "unit": request.unit,
-            "credits": request.credits,
-            "drawn": [list(take) for take in draw.takes],
-            "overage": short,
-            "balance": balance.balance - self.spent[key],
-            "available": balance.available - self.spent[key],
-        }
-        return _Pending(request, fp, balance, postings, result, short)
+        books.spent += drawn
+        after = balance.balance - books.spent
+        return _Pending(
+            index,
+            request,
+            fp,
+            books,
+            takes,
+            short,
+            after,
+            after - balance.reserved - balance.assigned,
+        )
+
+    def _load(self, key: tuple[int, str]) -> _Books:
+        balances = self.tx.lock_balances([key])
+        books = _Books(balances[key], sorted(self.tx.live_lots(*key), key=draw_key))
+        self.books[key] = books
+        return books
 
     def _account(self, ref: str) -> _Account:
         if ref not in self.accounts:
@@ -214,35 +302,44 @@ class _Batch:
             return _Account(row, exc)
         return _Account(row, None)
 
-    def _book(self, pending: list[_Pending]) -> dict[str, StoredTxn]:
-        """Write the transactions, their postings and overages: one booking for the batch."""
-        if not pending:
-            return {}
+    def _book(self, pending: Iterable[_Pending]) -> dict[str, int]:
+        """Write the transactions, their entries and overages: one booking for the batch."""
         step = Booking()
+        scope, actor, now = self.actor.scope, self.actor.name, self.now
+        txns, entries, lots = step.txns, step.entries, step.lots
         for p in pending:
-            step.txns.append(  # in booking.TXN_COLUMNS order
-                (
-                    self.actor.scope,
-                    p.request.key,
-                    p.fingerprint,
-                    OPERATION,
-                    p.balance.root_id,
-                    self.actor.name,
-                    p.request.reference,
-                    _result_json(p.result),
-                    self.now,
-                )
-            )
-            step.post(p.balance, p.request.key, p.postings, self.now)
+            b = p.books.balance
+            key = p.request.key
+            # in booking.TXN_COLUMNS order
+            txns.append(
+                (scope, key, p.fingerprint, OPERATION, b.root_id, actor, p.request.reference,
+                 p.result_json(), now)
+            )  # fmt: skip
+            running = p.balance + sum(n for _, n in p.takes)
+            for lot_id, n in p.takes:
+                running -= n
+                net = lots.get(lot_id)
+                if net is None:
+                    lots[lot_id] = [-n, 0]
+                else:
+                    net[0] -= n
+                # in booking.ENTRY_COLUMNS order
+                entries.append(
+                    (key, (b.account_id, b.unit, b.root_id, lot_id, CHARGE, -n, 0, running,
+                           USAGE, None, now))
+                )  # fmt: skip
             if p.overage:
-                step.overages.append((p.request.key, self._overage_row(p)))
-        ids = self.tx.write(step)
-        return {
-            p.request.key: StoredTxn(ids[p.request.key], p.fingerprint, p.result) for p in pending
-        }
+                step.overages.append((key, self._overage_row(p)))
+        for books in self.books.values():
+            if books.spent:
+                books.balance.balance -= books.spent
+                step.balances[(books.balance.account_id, books.balance.unit)] = books.balance
+        if not txns:
+            return {}
+        return self.tx.write(step, last=True)
 
     def _overage_row(self, p: _Pending) -> dict[str, Any]:
-        b = p.balance
+        b = p.books.balance
         return {
             "account_id": b.account_id,
             "unit": b.unit,
@@ -279,17 +376,6 @@ def _validate(request: ChargeRequest) -> str:
     # Built by hand rather than through JSON: this runs once per charge on the hot path.
     fields = (OPERATION, request.account, request.unit, str(request.credits), request.reference)
     return hashlib.sha256(repr(fields).encode()).hexdigest()
-
-
-def _result_json(result: dict[str, Any]) -> str:
-    """The charge result as stored for replays, built by hand: json.dumps costs more than the
-    rest of a batched charge. Equal to ``json.dumps(result, separators=(",", ":"))``."""
-    drawn = ",".join(f"[{lot_id},{n}]" for lot_id, n in result["drawn"])
-    return (
-        f'{{"account":{_quoted(result["account"])},"unit":{_quoted(result["unit"])},'
-        f'"credits":{result["credits"]},"drawn":[{drawn}],"overage":{result["overage"]},'
-        f'"balance":{result["balance"]},"available":{result["available"]}}}'
-    )
 
 
 @cache

@@ -10,7 +10,8 @@ ids from the insert itself, and the entries and overages that belong to them fin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -18,7 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from postmeter.domain.books import Balance, Posting
@@ -110,55 +111,71 @@ class Booking:
         self.balances[(balance.account_id, balance.unit)] = balance
 
 
-def write(conn: Connection, booking: Booking) -> dict[str, int]:
-    """Write ``booking``; returns the ids of its new transactions by key."""
-    if conn.dialect.name == "postgresql":
-        return _write_pg(conn, booking)
-    return _write_sqlite(conn, booking)
+def write(conn: Connection, booking: Booking, *, last: bool = False) -> dict[str, int]:
+    """Write ``booking``; returns the ids of its new transactions by key.
+
+    ``last``: nothing follows in the transaction, so PostgreSQL commits in the same round trip
+    (the unit of work's own commit then finds nothing left to do).
+
+    A constraint violation (a key booked concurrently) raises SQLAlchemy's IntegrityError, as
+    the statements the callers run through SQLAlchemy do.
+    """
+    try:
+        if conn.dialect.name == "postgresql":
+            return _write_pg(conn, booking, last)
+        return _write_sqlite(conn, booking)
+    except (psycopg.IntegrityError, sqlite3.IntegrityError) as exc:
+        raise IntegrityError("booking", None, exc) from exc
 
 
 def _write_sqlite(conn: Connection, booking: Booking) -> dict[str, int]:
+    # On the driver's own cursor: SQLAlchemy's execution of a statement costs more than SQLite's.
+    driver = conn.connection.driver_connection
+    assert driver is not None
     ids: dict[str, int] = {}
     instants: dict[datetime, str] = {}
-    if booking.txns:
+    txns = [(*r[:-1], _sqlite_instant(r[-1], instants)) for r in booking.txns]
+    if len(txns) == 1:
+        ids[txns[0][_KEY]] = driver.execute(
+            _insert_sql("transactions", TXN_COLUMNS), txns[0]
+        ).lastrowid
+    elif txns:
         # We hold the write lock (BEGIN IMMEDIATE): nobody else can take these ids.
-        last = conn.execute(text("SELECT coalesce(max(id), 0) FROM transactions")).scalar_one()
-        ids = {row[_KEY]: last + 1 + i for i, row in enumerate(booking.txns)}
-        _insert(
-            conn,
-            "transactions",
-            ("id", *TXN_COLUMNS),
-            [(ids[r[_KEY]], *r[:-1], _sqlite_instant(r[-1], instants)) for r in booking.txns],
+        last = driver.execute("SELECT coalesce(max(id), 0) FROM transactions").fetchone()[0]
+        ids = {row[_KEY]: last + 1 + i for i, row in enumerate(txns)}
+        driver.executemany(
+            _insert_sql("transactions", ("id", *TXN_COLUMNS)), [(ids[r[_KEY]], *r) for r in txns]
         )
-    _insert(
-        conn,
-        "entries",
-        ("txn_id", *ENTRY_COLUMNS),
-        [(_id(ref, ids), *e[:-1], _sqlite_instant(e[-1], instants)) for ref, e in booking.entries],
-    )
+    entries = [
+        (_id(ref, ids), *e[:-1], _sqlite_instant(e[-1], instants)) for ref, e in booking.entries
+    ]
+    if entries:
+        driver.executemany(_insert_sql("entries", ("txn_id", *ENTRY_COLUMNS)), entries)
     changed = [(d, h, lot_id) for lot_id, (d, h) in booking.lots.items() if d or h]
     if changed:
-        conn.exec_driver_sql(
+        driver.executemany(
             "UPDATE lots SET remaining = remaining + ?, held = held + ? WHERE id = ?", changed
         )
     if booking.balances:
-        conn.exec_driver_sql(
+        driver.executemany(
             "UPDATE balances SET balance = ?, reserved = ? WHERE account_id = ? AND unit = ?",
             [(b.balance, b.reserved, b.account_id, b.unit) for b in booking.balances.values()],
         )
-    _insert(
-        conn,
-        "overages",
-        ("txn_id", *OVERAGE_COLUMNS),
-        [(_id(ref, ids), *_values(o, OVERAGE_COLUMNS, instants)) for ref, o in booking.overages],
-    )
+    if booking.overages:
+        driver.executemany(
+            _insert_sql("overages", ("txn_id", *OVERAGE_COLUMNS)),
+            [
+                (_id(ref, ids), *_values(o, OVERAGE_COLUMNS, instants))
+                for ref, o in booking.overages
+            ],
+        )
     return ids
 
 
-def _insert(conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
-    if rows:
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def _values(
@@ -187,27 +204,27 @@ def _id(ref: TxnRef, ids: dict[str, int]) -> int:
     return ids[ref] if isinstance(ref, str) else ref
 
 
-# PostgreSQL: one statement. Each part reads its rows from a JSON parameter; ``txn`` returns the
-# new ids, which entries and overages join on by key (or take as given, for older transactions).
+# PostgreSQL: one statement. Transactions, entries and overages travel as JSON arrays of arrays
+# (a row's values in column order: no key names to build and send, and json.dumps of plain lists
+# is several times faster than of dicts); ``txn`` returns the new ids, which entries and overages
+# join on by key (or take as given, for older transactions).
 _PG_BOOKING = """
 WITH txn AS (
     INSERT INTO transactions (scope, idem_key, fingerprint, operation, root_id, actor, reason,
-                              created_at, result)
-    SELECT * FROM json_to_recordset(%(txns)s::json) AS r(
-        scope varchar, idem_key varchar, fingerprint varchar, operation varchar, root_id integer,
-        actor varchar, reason text, created_at timestamptz, result text)
+                              result, created_at)
+    SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::integer, r->>5, r->>6, r->>7,
+           (r->>8)::timestamptz
+    FROM jsonb_array_elements(%(txns)s::jsonb) AS r
     RETURNING id, idem_key
 ), new_entries AS (
     INSERT INTO entries (txn_id, account_id, unit, root_id, lot_id, kind, delta, held_delta,
                          balance_after, counterparty, sender_id, created_at)
-    SELECT coalesce(e.txn_id, txn.id), e.account_id, e.unit, e.root_id, e.lot_id, e.kind,
-           e.delta, e.held_delta, e.balance_after, e.counterparty, e.sender_id, e.created_at
-    FROM json_to_recordset(%(entries)s::json) AS e(
-        n integer, txn_id bigint, txn_key varchar, account_id integer, unit varchar,
-        root_id integer, lot_id integer, kind varchar, delta bigint, held_delta bigint,
-        balance_after bigint, counterparty varchar, sender_id integer, created_at timestamptz)
-    LEFT JOIN txn ON txn.idem_key = e.txn_key
-    ORDER BY e.n
+    SELECT coalesce((e->>1)::bigint, txn.id), (e->>2)::integer, e->>3, (e->>4)::integer,
+           (e->>5)::integer, e->>6, (e->>7)::bigint, (e->>8)::bigint, (e->>9)::bigint, e->>10,
+           (e->>11)::integer, (e->>12)::timestamptz
+    FROM jsonb_array_elements(%(entries)s::jsonb) WITH ORDINALITY AS x(e, n)
+    LEFT JOIN txn ON txn.idem_key = x.e->>0
+    ORDER BY x.n
 ), lot_changes AS (
     UPDATE lots SET remaining = lots.remaining + d.delta, held = lots.held + d.held
     FROM unnest(%(lot_ids)s::integer[], %(lot_deltas)s::bigint[], %(lot_helds)s::bigint[])
@@ -222,61 +239,71 @@ WITH txn AS (
 ), new_overages AS (
     INSERT INTO overages (txn_id, account_id, unit, root_id, credits, price_minor, price_per,
                           currency, created_at)
-    SELECT coalesce(o.txn_id, txn.id), o.account_id, o.unit, o.root_id, o.credits,
-           o.price_minor, o.price_per, o.currency, o.created_at
-    FROM json_to_recordset(%(overages)s::json) AS o(
-        txn_id bigint, txn_key varchar, account_id integer, unit varchar, root_id integer,
-        credits bigint, price_minor bigint, price_per bigint, currency varchar,
-        created_at timestamptz)
-    LEFT JOIN txn ON txn.idem_key = o.txn_key
+    SELECT coalesce((o->>1)::bigint, txn.id), (o->>2)::integer, o->>3, (o->>4)::integer,
+           (o->>5)::bigint, (o->>6)::bigint, (o->>7)::bigint, o->>8, (o->>9)::timestamptz
+    FROM jsonb_array_elements(%(overages)s::jsonb) AS o
+    LEFT JOIN txn ON txn.idem_key = o->>0
 )
 SELECT id, idem_key FROM txn
 """
 
 
-def _write_pg(conn: Connection, booking: Booking) -> dict[str, int]:
+def _write_pg(conn: Connection, booking: Booking, last: bool) -> dict[str, int]:
+    instants: dict[datetime, str] = {}
     params = {
-        "txns": _json([dict(zip(TXN_COLUMNS, row, strict=True)) for row in booking.txns]),
+        "txns": _json([(*r[:-1], _iso(r[-1], instants)) for r in booking.txns]),
         "entries": _json(
-            [
-                _keyed(ref, dict(zip(ENTRY_COLUMNS, e, strict=True)), n)
-                for n, (ref, e) in enumerate(booking.entries)
-            ]
+            [(*_txn_ref(ref), *e[:-1], _iso(e[-1], instants)) for ref, e in booking.entries]
         ),
         # Lots and balances travel as arrays: the planner then knows how few rows they are and
         # finds them by primary key (a JSON record set is guessed at 100 rows and may be hashed
-        # against a scan of the whole table).
-        "lot_ids": [i for i, (d, h) in booking.lots.items() if d or h],
-        "lot_deltas": [d for d, h in booking.lots.values() if d or h],
-        "lot_helds": [h for d, h in booking.lots.values() if d or h],
-        "balance_accounts": [b.account_id for b in booking.balances.values()],
-        "balance_units": [b.unit for b in booking.balances.values()],
-        "balance_totals": [b.balance for b in booking.balances.values()],
-        "balance_reserved": [b.reserved for b in booking.balances.values()],
-        "overages": _json([_keyed(ref, o, n) for n, (ref, o) in enumerate(booking.overages)]),
+        # against a scan of the whole table). Written as array literals here: psycopg's own
+        # dumping of a list goes element by element, in Python.
+        "lot_ids": _array(i for i, (d, h) in booking.lots.items() if d or h),
+        "lot_deltas": _array(d for d, h in booking.lots.values() if d or h),
+        "lot_helds": _array(h for d, h in booking.lots.values() if d or h),
+        "balance_accounts": _array(b.account_id for b in booking.balances.values()),
+        "balance_units": _array(f'"{b.unit}"' for b in booking.balances.values()),
+        "balance_totals": _array(b.balance for b in booking.balances.values()),
+        "balance_reserved": _array(b.reserved for b in booking.balances.values()),
+        "overages": _json(
+            [(*_txn_ref(ref), *_overage(o, instants)) for ref, o in booking.overages]
+        ),
     }
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
-        try:
+    if not last:
+        with driver.cursor() as cursor:
             cursor.execute(_PG_BOOKING, params)
-        except psycopg.IntegrityError as exc:
-            # Callers handle constraint violations (a key booked concurrently) as SQLAlchemy's.
-            raise IntegrityError(_PG_BOOKING, None, exc) from exc
+            return {key: int(txn_id) for txn_id, key in cursor.fetchall()}
+    with driver.pipeline(), driver.cursor() as cursor:
+        cursor.execute(_PG_BOOKING, params)
+        driver.commit()  # queued behind the booking; returns once both are done, durably
         return {key: int(txn_id) for txn_id, key in cursor.fetchall()}
 
 
-def _keyed(ref: TxnRef, row: dict[str, Any], n: int) -> dict[str, Any]:
-    if isinstance(ref, str):
-        return {**row, "txn_key": ref, "n": n}
-    return {**row, "txn_id": ref, "n": n}
+def _txn_ref(ref: TxnRef) -> tuple[str | None, int | None]:
+    """(key, id): a new transaction of the booking by its key, an older one by its id."""
+    return (ref, None) if isinstance(ref, str) else (None, ref)
 
 
-def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, separators=(",", ":"), default=_instant_json)
+def _overage(row: dict[str, Any], instants: dict[datetime, str]) -> tuple[Any, ...]:
+    values = _getter(OVERAGE_COLUMNS)(row)
+    return (*values[:-1], _iso(values[-1], instants))
 
 
-def _instant_json(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+def _array(values: Iterable[object]) -> str:
+    """A PostgreSQL array literal of numbers, or of strings already quoted (unit codes)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _json(rows: list[tuple[Any, ...]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def _iso(value: datetime, instants: dict[datetime, str]) -> str:
+    """An instant as ISO 8601 text; most rows of a booking share theirs, formatted once."""
+    text_ = instants.get(value)
+    if text_ is None:
+        text_ = instants[value] = value.isoformat()
+    return text_
