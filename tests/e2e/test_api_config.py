@@ -54,4 +54,4 @@ def test_each_request_logs_one_json_line_with_its_id_and_never_the_key(
     assert len(mine) == 1
     assert (mine[0]["route"], mine[0]["status"], mine[0]["method"]) == ("/v1/units", 200, "GET")
     assert secret not in err
-    assert secret.split("_", 2)[2]  # the secret itself may hold "_" not in err
+    assert secret.split("_", 2)[2] not in err  # the secret part may itself hold "_"
