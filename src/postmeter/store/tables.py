@@ -262,6 +262,7 @@ reservations = Table(
     Column("closed_at", UTCDateTime, nullable=True),
     Column("captured", Amount, nullable=True),
     Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("sender_id", Integer, nullable=True),  # the sender whose cap or assignment it holds
     Index(
         "ix_reservations_open_deadline",
         "deadline_at",
@@ -293,6 +294,62 @@ overages = Table(
     Column("price_minor", Amount, nullable=False),
     Column("price_per", Amount, nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Senders: an e-mail domain or an SMS list inside an account, sharing its credits of one unit by
+# free access, a cap per period, or an assignment (credits set aside for it alone).
+senders = Table(
+    "senders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("root_id", Integer, nullable=False),
+    Column("unit", String(32), ForeignKey("units.code"), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("kind", String(8), nullable=False),  # domain, list
+    Column("mode", String(16), nullable=False),  # free_access, cap, assignment
+    Column("cap", Amount, nullable=True),
+    Column("cap_used", Amount, nullable=False),  # spent and held since cap_since
+    Column("cap_since", UTCDateTime, nullable=True),  # the start of the period cap_used counts
+    Column("assigned", Amount, nullable=False),  # what is left of its assignment
+    Column("status", String(16), nullable=False),  # active, suspended, blocked
+    Column("unblock_requested", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name"),
+    CheckConstraint(
+        "cap_used >= 0 AND assigned >= 0 AND (cap IS NULL OR cap >= 0)", name="ck_senders_amounts"
+    ),
+)
+
+# Every status change of a sender: who (role and actor), why, from what to what.
+sender_events = Table(
+    "sender_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", Integer, ForeignKey("senders.id"), nullable=False, index=True),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("before", String(16), nullable=False),
+    Column("after", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Credits a parent moved to a child (positive) or took back (negative): the transfer history.
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    Column("parent_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("child_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("root_id", Integer, nullable=False),
+    Column("unit", String(32), ForeignKey("units.code"), nullable=False),
+    Column("credits", Amount, nullable=False),
+    Column("actor", String(80), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
