@@ -61,7 +61,15 @@ def test_a_charge_result_is_stored_exactly_as_json_would_write_it(result: dict[s
     takes = tuple((lot, n) for lot, n in result["drawn"])
     books: Any = None  # not read when the result is written
     pending = _Pending(
-        0, request, "fp", books, takes, result["overage"], result["balance"], result["available"]
+        0,
+        request,
+        "fp",
+        books,
+        None,
+        takes,
+        result["overage"],
+        result["balance"],
+        result["available"],
     )
     assert pending.result() == result
     assert pending.result_json() == json.dumps(result, separators=(",", ":"))

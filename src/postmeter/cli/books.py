@@ -107,13 +107,19 @@ def charge(
     reference: Annotated[
         str | None, typer.Option("--reference", help="Your id for the send (message, campaign).")
     ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--sender", help="The account's domain or list that sends (its limits apply)."
+        ),
+    ] = None,
     key: Key = None,
 ) -> None:
     """Charge one send: draw its credits in draw-down order, or refuse with the shortfall."""
     state = session(ctx)
     the_unit = state.unit(unit)
     request = pm.ChargeRequest(
-        key_or_new(key), account, unit, parse_amount(the_unit, credits), reference
+        key_or_new(key), account, unit, parse_amount(the_unit, credits), reference, sender
     )
     with state.shortfall_in(unit, account):
         done = pm.charge(state.books(), state.actor, request)

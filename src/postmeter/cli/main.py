@@ -23,6 +23,7 @@ from postmeter.cli import (
     demo,
     keys,
     reports,
+    senders,
     serve,
 )
 from postmeter.cli.errors import failure, report
@@ -103,6 +104,7 @@ reports.register(app)
 demo.register(app)
 serve.register(app)
 keys.register(app)
+senders.register(app)
 
 
 def main() -> None:

@@ -18,16 +18,20 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy.exc import IntegrityError
 
 from postmeter.domain.amounts import check_credits
+from postmeter.domain.assignments import Pool
 from postmeter.domain.books import CHARGE, USAGE, Balance
 from postmeter.domain.errors import (
     IdempotencyConflict,
+    InvalidInput,
     NotFound,
     PostmeterError,
 )
 from postmeter.domain.idempotency import check_key
 from postmeter.domain.lots import Lot, draw_key, plan_draw
+from postmeter.domain.senders import ASSIGNMENT, SenderCredits, plan_spend
+from postmeter.domain.statuses import SenderStatus, check_can_send
 from postmeter.domain.validate import check_text, is_code, is_ref
-from postmeter.service import lookup
+from postmeter.service import lookup, senders
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import key_taken
 from postmeter.store.booking import Booking
@@ -43,6 +47,7 @@ class ChargeRequest:
     unit: str
     credits: int
     reference: str | None = None  # the caller's own id for the send (message, campaign)
+    sender: str | None = None  # the account's domain or list that sends: its limits apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +123,14 @@ class _Books:
     balance: Balance
     lots: list[Lot]
     spent: int = 0  # drawn by this batch, not yet written
+    from_assignments: int = 0  # the part of ``spent`` drawn by senders out of their assignments
     first: int = 0  # lots before this index have nothing free left
+
+    @property
+    def unassigned(self) -> int:
+        """What a sender without an assignment may still spend: DOMAIN.md's "available"."""
+        b = self.balance
+        return b.balance - b.reserved - b.assigned - self.spent + self.from_assignments
 
     def draw(
         self, credits: int, requested: int, now: datetime
@@ -147,6 +159,42 @@ class _Books:
         return draw.takes, draw.shortfall
 
 
+@dataclass(slots=True)
+class _Sender:
+    """A sender as the batch sees it: its limits, moved in memory, written with the booking."""
+
+    id: int
+    name: str
+    unit: str
+    mode: str
+    cap: int | None
+    used: int  # this period, against the cap
+    since: datetime  # the start of this period
+    assigned: int  # what is left of its assignment
+    refusal: PostmeterError | None
+    changed: bool = False
+
+    def check(self, request: ChargeRequest) -> None:
+        """The sender is active, sends this unit, and its cap or assignment has room."""
+        if self.refusal is not None:
+            raise self.refusal
+        if request.unit != self.unit:
+            raise InvalidInput(
+                f"sender {self.name!r} sends {self.unit} credits, not {request.unit}",
+                sender=self.name,
+            )
+        limits = SenderCredits(self.name, self.mode, self.cap or 0, self.used, self.assigned)
+        # Only the sender's own room is checked here (CapReached, AssignmentExhausted): the
+        # account's credits are the draw's to find, so the pool given is just the assignment.
+        plan_spend(limits, request.credits, Pool(self.assigned, 0, self.assigned))
+
+    def spend(self, credits: int) -> None:
+        if self.mode == ASSIGNMENT:
+            self.assigned -= credits
+        self.used += credits
+        self.changed = True
+
+
 class _Pending(NamedTuple):
     """A charge drawn in memory, waiting to be written with the rest of the batch."""
 
@@ -154,6 +202,7 @@ class _Pending(NamedTuple):
     request: ChargeRequest
     fingerprint: str
     books: _Books
+    sender: _Sender | None
     takes: tuple[tuple[int, int], ...]
     overage: int
     balance: int  # after the charge
@@ -190,6 +239,7 @@ class _Batch:
     actor: Actor
     accounts: dict[str, _Account] = field(default_factory=dict)
     books: dict[tuple[int, str], _Books] = field(default_factory=dict)
+    senders: dict[tuple[int, str], _Sender] = field(default_factory=dict)
 
     def run(self, requests: Sequence[ChargeRequest], *, look_up: bool) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(requests)
@@ -261,28 +311,61 @@ class _Batch:
         account = self.accounts.get(request.account) or self._account(request.account)
         if account.refusal is not None:
             raise account.refusal
+        sender = None
+        if request.sender is not None:
+            sender = self._sender(account.row, request.sender)
+            sender.check(request)
         key = (account.row.id, request.unit)
         books = self.books.get(key) or self._load(key)
         balance = books.balance
-        free = balance.balance - balance.reserved - balance.assigned - books.spent
+        assigned = sender is not None and sender.mode == ASSIGNMENT
+        # An assigned sender spends its assignment (checked above); the others, the pool.
+        free = request.credits if assigned else books.unassigned
         wanted = request.credits if request.credits <= free else max(free, 0)
         takes, shortfall = books.draw(wanted, request.credits, self.now)
         drawn = wanted - shortfall
         short = request.credits - drawn
-        if short and not balance.has_payg:
+        if short and (assigned or not balance.has_payg):
             raise lookup.shortfall(self.tx, request.account, request.unit, short, drawn)
         books.spent += drawn
+        if assigned:
+            books.from_assignments += drawn
+        if sender is not None:
+            sender.spend(request.credits)
         after = balance.balance - books.spent
         return _Pending(
             index,
             request,
             fp,
             books,
+            sender,
             takes,
             short,
             after,
-            after - balance.reserved - balance.assigned,
+            after - balance.reserved - balance.assigned + books.from_assignments,
         )
+
+    def _sender(self, account: Any, name: str) -> _Sender:
+        found = self.senders.get((account.id, name))
+        if found is not None:
+            return found
+        row = senders.find_for_charge(self.tx, account.id, name)
+        if row is None:
+            raise NotFound(f"account {account.ref!r} has no sender {name!r}", sender=name)
+        full = self.tx.account_by_id(account.id)
+        assert full is not None
+        since = senders.cap_period_start(self.tx, full, row.unit, self.now)
+        used = row.cap_used if row.cap_since is not None and row.cap_since >= since else 0
+        refusal = None
+        try:
+            check_can_send(name, SenderStatus(row.status, row.unblock_requested))
+        except PostmeterError as exc:
+            refusal = exc
+        found = _Sender(
+            row.id, name, row.unit, row.mode, row.cap, used, since, row.assigned, refusal
+        )
+        self.senders[(account.id, name)] = found
+        return found
 
     def _load(self, key: tuple[int, str]) -> _Books:
         balances = self.tx.lock_balances([key])
@@ -315,6 +398,7 @@ class _Batch:
                 (scope, key, p.fingerprint, OPERATION, b.root_id, actor, p.request.reference,
                  p.result_json(), now)
             )  # fmt: skip
+            sender_id = None if p.sender is None else p.sender.id
             running = p.balance + sum(n for _, n in p.takes)
             for lot_id, n in p.takes:
                 running -= n
@@ -326,16 +410,20 @@ class _Batch:
                 # in booking.ENTRY_COLUMNS order
                 entries.append(
                     (key, (b.account_id, b.unit, b.root_id, lot_id, CHARGE, -n, 0, running,
-                           USAGE, None, now))
+                           USAGE, sender_id, now))
                 )  # fmt: skip
             if p.overage:
                 step.overages.append((key, self._overage_row(p)))
         for books in self.books.values():
             if books.spent:
                 books.balance.balance -= books.spent
+                books.balance.assigned -= books.from_assignments
                 step.balances[(books.balance.account_id, books.balance.unit)] = books.balance
         if not txns:
             return {}
+        changed = [s for s in self.senders.values() if s.changed]
+        if changed:
+            self.tx.update_senders([(s.id, s.used, s.since, s.assigned) for s in changed])
         return self.tx.write(step, last=True)
 
     def _overage_row(self, p: _Pending) -> dict[str, Any]:
@@ -374,7 +462,12 @@ def _validate(request: ChargeRequest) -> str:
     if request.reference is not None:
         check_text(request.reference, "reference")
     # Built by hand rather than through JSON: this runs once per charge on the hot path.
-    fields = (OPERATION, request.account, request.unit, str(request.credits), request.reference)
+    fields: tuple[str | None, ...] = (
+        OPERATION, request.account, request.unit, str(request.credits), request.reference
+    )  # fmt: skip
+    if request.sender is not None:
+        check_text(request.sender, "sender", senders.MAX_NAME)
+        fields += (request.sender,)
     return hashlib.sha256(repr(fields).encode()).hexdigest()
 
 

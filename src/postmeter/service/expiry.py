@@ -1,7 +1,8 @@
 """Lot expiry: what is left in a lot at its expiry goes to breakage.
 
 Credits a reservation holds stay held (the scheduled send may still go out); when they are given
-back, they expire then (see reservations).
+back, they expire then (see reservations). Expiring credits come out of the account's unassigned
+credits first, the rest out of its senders' assignments in proportion [SMS platform].
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from postmeter.domain.books import BREAKAGE, EXPIRE, Posting
+from postmeter.domain.assignments import split_expiry
+from postmeter.domain.books import BREAKAGE, EXPIRE, Balance, Posting
 from postmeter.store import tables as t
 from postmeter.store.uow import Tx
 
@@ -40,5 +42,24 @@ def expire_lot(tx: Tx, txn_id: int, lot_id: int, at: datetime) -> tuple[str, int
     credits = fresh.remaining - fresh.held
     if credits <= 0:
         return lot.unit, 0
+    if balance.assigned:
+        _take_from_assignments(tx, balance, credits)
     tx.post(balance, txn_id, [Posting(lot_id, EXPIRE, BREAKAGE, delta=-credits)], at)
     return lot.unit, int(credits)
+
+
+def _take_from_assignments(tx: Tx, balance: Balance, expiring: int) -> None:
+    """Shrink the assignments by what the unassigned credits cannot cover of ``expiring``."""
+    s = t.senders.c
+    rows = tx.conn.execute(
+        select(s.id, s.assigned).where(
+            s.account_id == balance.account_id, s.unit == balance.unit, s.assigned > 0
+        )
+    ).all()
+    unassigned = balance.balance - balance.reserved - balance.assigned
+    split = split_expiry(expiring, unassigned, {row.id: row.assigned for row in rows})
+    for sender_id, part in split.from_assignments.items():
+        tx.conn.execute(
+            update(t.senders).where(s.id == sender_id).values(assigned=s.assigned - part)
+        )
+        balance.assigned -= part

@@ -158,8 +158,12 @@ def _write_sqlite(conn: Connection, booking: Booking) -> dict[str, int]:
         )
     if booking.balances:
         driver.executemany(
-            "UPDATE balances SET balance = ?, reserved = ? WHERE account_id = ? AND unit = ?",
-            [(b.balance, b.reserved, b.account_id, b.unit) for b in booking.balances.values()],
+            "UPDATE balances SET balance = ?, reserved = ?, assigned = ?"
+            " WHERE account_id = ? AND unit = ?",
+            [
+                (b.balance, b.reserved, b.assigned, b.account_id, b.unit)
+                for b in booking.balances.values()
+            ],
         )
     if booking.overages:
         driver.executemany(
@@ -231,10 +235,11 @@ WITH txn AS (
          AS d(id, delta, held)
     WHERE lots.id = d.id
 ), balance_changes AS (
-    UPDATE balances SET balance = b.balance, reserved = b.reserved
+    UPDATE balances SET balance = b.balance, reserved = b.reserved, assigned = b.assigned
     FROM unnest(%(balance_accounts)s::integer[], %(balance_units)s::varchar[],
-                %(balance_totals)s::bigint[], %(balance_reserved)s::bigint[])
-         AS b(account_id, unit, balance, reserved)
+                %(balance_totals)s::bigint[], %(balance_reserved)s::bigint[],
+                %(balance_assigned)s::bigint[])
+         AS b(account_id, unit, balance, reserved, assigned)
     WHERE balances.account_id = b.account_id AND balances.unit = b.unit
 ), new_overages AS (
     INSERT INTO overages (txn_id, account_id, unit, root_id, credits, price_minor, price_per,
@@ -266,6 +271,7 @@ def _write_pg(conn: Connection, booking: Booking, last: bool) -> dict[str, int]:
         "balance_units": _array(f'"{b.unit}"' for b in booking.balances.values()),
         "balance_totals": _array(b.balance for b in booking.balances.values()),
         "balance_reserved": _array(b.reserved for b in booking.balances.values()),
+        "balance_assigned": _array(b.assigned for b in booking.balances.values()),
         "overages": _json(
             [(*_txn_ref(ref), *_overage(o, instants)) for ref, o in booking.overages]
         ),

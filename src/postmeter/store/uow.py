@@ -262,6 +262,19 @@ class Tx:
             return {}
         return booking.write(self.conn, step, last=last)
 
+    def update_senders(self, rows: Sequence[tuple[int, int, datetime, int]]) -> None:
+        """Senders' limits after a charge: ``(id, cap_used, cap_since, assigned)``."""
+        self.conn.execute(
+            update(t.senders)
+            .where(t.senders.c.id == bindparam("sender_id"))
+            .values(
+                cap_used=bindparam("used"),
+                cap_since=bindparam("since"),
+                assigned=bindparam("left"),
+            ),
+            [{"sender_id": i, "used": u, "since": s, "left": a} for i, u, s, a in rows],
+        )
+
     def set_lot_expiry(self, lot_ids: Sequence[int], expires_at: datetime) -> None:
         self.conn.execute(
             update(t.lots).where(t.lots.c.id.in_(lot_ids)).values(expires_at=expires_at)
