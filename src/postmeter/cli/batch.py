@@ -1,9 +1,9 @@
 """``charge-batch FILE``: many charges in one transaction, each with its own result.
 
 FILE holds JSON lines (``{"key": ..., "account": ..., "unit": ..., "credits": "250"}``) or CSV
-(``key,account,unit,credits[,reference]``, with or without that header); ``-`` reads stdin. A file
-that cannot be read as either books nothing; an item that is refused or invalid books nothing for
-that item only, and makes the command exit with code 9.
+(``key,account,unit,credits[,reference[,sender]]``, with or without that header); ``-`` reads
+stdin. A file that cannot be read as either books nothing; an item that is refused or invalid
+books nothing for that item only, and makes the command exit with code 9.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from postmeter.cli.output import emit_json, show, table
 from postmeter.cli.session import Session, in_credits, key_or_new, parse_amount, session
 from postmeter.cli.views import charge_doc
 
-COLUMNS = ("key", "account", "unit", "credits", "reference")
+COLUMNS = ("key", "account", "unit", "credits", "reference", "sender")
 REQUIRED = ("account", "unit", "credits")
 
 
@@ -39,6 +39,7 @@ class Item:
     unit: str
     credits: str
     reference: str | None
+    sender: str | None
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +84,12 @@ def run(state: Session, items: list[Item]) -> list[tuple[pm.Charge | None, Failu
         try:
             steps = parse_amount(state.unit(item.unit), item.credits, "credits")
             requests.append(
-                (i, pm.ChargeRequest(item.key, item.account, item.unit, steps, item.reference))
+                (
+                    i,
+                    pm.ChargeRequest(
+                        item.key, item.account, item.unit, steps, item.reference, item.sender
+                    ),
+                )
             )
         except pm.PostmeterError as exc:
             results[i] = (None, failure(exc))
@@ -146,7 +152,7 @@ def _csv(text: str) -> list[Item]:
     for number, row in rows:
         if not 4 <= len(row) <= len(names):
             raise pm.InvalidInput(
-                f"line {number}: expected {','.join(COLUMNS[:4])}[,reference], "
+                f"line {number}: expected {','.join(COLUMNS[:4])}[,reference[,sender]], "
                 f"got {len(row)} columns",
                 line=number,
             )
@@ -172,6 +178,7 @@ def _item(number: int, value: dict[str, Any]) -> Item:
         unit=value["unit"],
         credits=value["credits"],
         reference=value.get("reference") or None,
+        sender=value.get("sender") or None,
     )
 
 
