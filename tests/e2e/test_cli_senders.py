@@ -103,3 +103,20 @@ def test_bad_sender_input_says_why_and_changes_nothing(
     books, before = acy.books(), senders(acy)
     assert acy.fails(exit_code, command)["code"] == code
     assert (acy.books(), senders(acy)) == (books, before)
+
+
+def test_a_dedicated_ip_request_records_the_figures_and_waits_for_the_operator(acy: Cli) -> None:
+    acy.ok("charge acme -u email -c 1200 --sender d1.acme.test")
+    acy.ok(
+        "sender outcomes acme d1.acme.test --day 2026-04-01 --sent 1200 --delivered 1190"
+        " --bounced 6 --complained 1"
+    )
+    asked = acy.ok("sender ip-request acme d1.acme.test")
+    assert (asked["state"], asked["volume_30d"], asked["delivered_bp"]) == ("pending", 1200, 9917)
+    assert "99.17%" in acy.text("sender ip-requests acme")
+    assert acy.fails(3, f"sender ip-decide {asked['id']} refuse")["code"] == "invalid_input"
+    refused = acy.ok(f"sender ip-decide {asked['id']} refuse --reason 'too little volume'")
+    assert (refused["state"], refused["reason"]) == ("refused", "too little volume")
+    assert acy.fails(
+        3, "sender outcomes acme d1.acme.test --day 2026-13-01 --sent 1 --delivered 1"
+    )["code"] == ("invalid_input")

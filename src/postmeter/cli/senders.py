@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ from postmeter.cli.views import plain
 from postmeter.domain import senders as rules
 from postmeter.domain import statuses
 from postmeter.domain.errors import InvalidInput
-from postmeter.service import senders
+from postmeter.service import dedicated_ips, senders
 
 sender_app = typer.Typer(
     help="Senders: an account's domains and lists, and how they share its credits.",
@@ -130,6 +131,112 @@ def sender_list(ctx: typer.Context, account: AccountRef) -> None:
         (s.name, s.kind, s.unit, s.mode, _limit(state, s), s.status) for s in found
     ]  # fmt: skip
     show(table(None, ["name", "kind", "unit", "sharing", "limit", "status"], rows))
+
+
+@sender_app.command("outcomes")
+def sender_outcomes(
+    ctx: typer.Context,
+    account: AccountRef,
+    name: SenderName,
+    day: Annotated[str, typer.Option("--day", help="The day, YYYY-MM-DD.")],
+    sent: Annotated[int, typer.Option("--sent", help="Messages sent that day.")],
+    delivered: Annotated[int, typer.Option("--delivered", help="Of those, delivered.")],
+    bounced: Annotated[int, typer.Option("--bounced", help="Of those, hard bounced.")] = 0,
+    complained: Annotated[int, typer.Option("--complained", help="Spam complaints.")] = 0,
+    key: Key = None,
+) -> None:
+    """Report what became of a sender's messages of one day (a later report replaces it)."""
+    state = session(ctx)
+    done = dedicated_ips.report_outcomes(
+        state.books(), state.actor, key_or_new(key), account, name, _day(day), sent=sent,
+        delivered=delivered, hard_bounced=bounced, complained=complained,
+    )  # fmt: skip
+    if state.json:
+        emit_json(plain(done))
+        return
+    show(
+        f"{done.sender} on {done.day}: {done.sent} sent, {done.delivered} delivered, "
+        f"{done.hard_bounced} hard bounced, {done.complained} complaints"
+    )
+
+
+@sender_app.command("ip-request")
+def sender_ip_request(
+    ctx: typer.Context, account: AccountRef, name: SenderName, key: Key = None
+) -> None:
+    """Ask, as the owner, for a dedicated IP: the sender's figures of now go with the request."""
+    state = session(ctx)
+    done = dedicated_ips.ask_for_ip(state.books(), state.actor, key_or_new(key), account, name)
+    _show_ip(state, done, "dedicated IP asked for")
+
+
+@sender_app.command("ip-decide")
+def sender_ip_decide(
+    ctx: typer.Context,
+    request: Annotated[int, typer.Argument(help="The request's id.", show_default=False)],
+    decision: Annotated[str, typer.Argument(help="approve or refuse.", show_default=False)],
+    reason: Why = None,
+    key: Key = None,
+) -> None:
+    """Approve or refuse (with --reason) a dedicated-IP request, as the operator."""
+    state = session(ctx)
+    if decision not in ("approve", "refuse"):
+        raise InvalidInput(f"decide 'approve' or 'refuse', not {decision!r}")
+    done = dedicated_ips.decide_ip(
+        state.books(), state.actor, key_or_new(key), request, approve=decision == "approve",
+        reason=reason,
+    )  # fmt: skip
+    _show_ip(state, done, f"dedicated IP {done.state}")
+
+
+@sender_app.command("ip-requests")
+def sender_ip_requests(ctx: typer.Context, account: AccountRef) -> None:
+    """An account's dedicated-IP requests, newest first."""
+    state = session(ctx)
+    found = dedicated_ips.ip_requests(state.books(), account)
+    if state.json:
+        emit_json({"requests": [plain(r) for r in found]})
+        return
+    rows = [
+        (r.id, r.sender, r.state, r.volume_30d, _rate(r.delivered_bp), _rate(r.hard_bounced_bp),
+         _rate(r.complained_bp), r.asked_at, r.reason or "")
+        for r in found
+    ]  # fmt: skip
+    columns = ["id", "sender", "state", "30-day volume", "delivered", "bounced", "complaints"]
+    show(table(None, [*columns, "asked", "reason"], rows))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--day: {text!r} is not a date (YYYY-MM-DD)", value=text) from None
+
+
+def _rate(basis_points: int | None) -> str:
+    """Hundredths of a percent as a percentage, exactly: 9_876 -> 98.76%."""
+    if basis_points is None:
+        return "-"
+    return f"{basis_points // 100}.{basis_points % 100:02d}%"
+
+
+def _show_ip(state: Session, r: dedicated_ips.IpRequestView, title: str) -> None:
+    if state.json:
+        emit_json(plain(r))
+        return
+    fields = [
+        ("request", r.id),
+        ("sender", f"{r.sender} of {r.account}"),
+        ("state", r.state),
+        ("volume, 30 days", r.volume_30d),
+        ("delivered, 7 days", f"{_rate(r.delivered_bp)} of {r.sent_7d}"),
+        ("hard bounced, 7 days", _rate(r.hard_bounced_bp)),
+        ("complaints, 7 days", _rate(r.complained_bp)),
+        ("asked", f"{r.asked_at} by {r.asked_by}"),
+    ]
+    if r.decided_at is not None:
+        fields.append(("decided", f"{r.decided_at} by {r.decided_by}: {r.reason or ''}"))
+    show(record(title, fields))
 
 
 def _sharing(state: Session, unit: str, cap: str | None, assign: str | None) -> rules.Sharing:

@@ -203,6 +203,15 @@ def find_for_charge(tx: Tx, account_id: int, name: str) -> Row[Any] | None:
     return _find(tx, account_id, name)
 
 
+def sender_row(tx: Tx, account: str, name: str) -> Row[Any]:
+    """The sender ``name`` of ``account``, or NotFound."""
+    return _sender(tx, account, name)
+
+
+def account_id(tx: Tx, account: str) -> int:
+    return int(lookup.account(tx, account).id)
+
+
 def cap_period_start(tx: Tx, account: Row[Any], unit: str, now: datetime) -> datetime:
     """The start of the period a cap counts in: the plan's, else the calendar month's."""
     s = t.subscriptions.c

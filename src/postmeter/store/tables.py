@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -336,6 +337,44 @@ sender_events = Table(
     Column("before", String(16), nullable=False),
     Column("after", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What became of a sender's messages, day by day, as the sending platform reports it: the input
+# of the rates a dedicated-IP request records (and of reputation).
+sender_outcomes = Table(
+    "sender_outcomes",
+    metadata,
+    Column("sender_id", Integer, ForeignKey("senders.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("sent", Amount, nullable=False),
+    Column("delivered", Amount, nullable=False),
+    Column("hard_bounced", Amount, nullable=False),
+    Column("complained", Amount, nullable=False),
+    CheckConstraint(
+        "delivered >= 0 AND hard_bounced >= 0 AND complained >= 0"
+        " AND delivered + hard_bounced <= sent AND complained <= delivered",
+        name="ck_sender_outcomes_counts",
+    ),
+)
+
+# A request for a dedicated IP, with the sender's figures frozen when it was made.
+ip_requests = Table(
+    "ip_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", Integer, ForeignKey("senders.id"), nullable=False, index=True),
+    Column("root_id", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, approved, refused
+    Column("volume_30d", Amount, nullable=False),
+    Column("sent_7d", Amount, nullable=False),
+    Column("delivered_7d", Amount, nullable=False),
+    Column("hard_bounced_7d", Amount, nullable=False),
+    Column("complained_7d", Amount, nullable=False),
+    Column("asked_by", String(80), nullable=False),
+    Column("asked_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(80), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
 )
 
 # Credits a parent moved to a child (positive) or took back (negative): the transfer history.
