@@ -18,19 +18,35 @@ from postmeter.domain.errors import (
     InvalidInput,
     InvalidState,
     NotFound,
+    OutsideTree,
     PostmeterError,
     Refused,
+    SeatsExhausted,
 )
-from postmeter.service.accounts import Account, create_account, set_payg, set_status
+from postmeter.service.accounts import (
+    Account,
+    create_account,
+    move_account,
+    set_payg,
+    set_status,
+)
 from postmeter.service.catalogue import Package, Plan, create_package, create_plan
 from postmeter.service.charging import Charge, ChargeRequest, Outcome, charge, charge_batch
 from postmeter.service.context import OPERATOR, Actor, Context
 from postmeter.service.grants import correct_down, grant
 from postmeter.service.purchases import Purchase, buy
 from postmeter.service.reports import journal, summary
+from postmeter.service.resellers import ResellerView, reseller_books
 from postmeter.service.reservations import Reservation, capture, release, reserve
 from postmeter.service.subscriptions import Subscription, subscribe
 from postmeter.service.ticking import TickReport, tick
+from postmeter.service.transfers import (
+    Transfer,
+    TransferRecord,
+    take_back,
+    transfer,
+    transfer_history,
+)
 from postmeter.service.units import create_unit, set_policy
 from postmeter.service.verify import VerifyReport, verify
 
@@ -54,15 +70,20 @@ __all__ = [
     "InvalidState",
     "NotFound",
     "Outcome",
+    "OutsideTree",
     "Package",
     "Plan",
     "PostmeterError",
     "Purchase",
     "Refused",
+    "ResellerView",
     "Reservation",
+    "SeatsExhausted",
     "Subscription",
     "SystemClock",
     "TickReport",
+    "Transfer",
+    "TransferRecord",
     "VerifyReport",
     "buy",
     "capture",
@@ -77,14 +98,19 @@ __all__ = [
     "format_credits",
     "grant",
     "journal",
+    "move_account",
     "parse_credits",
     "release",
+    "reseller_books",
     "reserve",
     "set_payg",
     "set_policy",
     "set_status",
     "subscribe",
     "summary",
+    "take_back",
     "tick",
+    "transfer",
+    "transfer_history",
     "verify",
 ]

@@ -127,6 +127,12 @@ TAMPERING = [
         r"^account {id} email: reserved",
     ),
     Tampering(
+        "an account's assigned total",
+        "UPDATE balances SET assigned = assigned + 1 WHERE account_id = :id",
+        "UPDATE balances SET assigned = assigned - 1 WHERE account_id = :id",
+        r"^account {id} email: assigned 1, but its senders' assignments have 0 left",
+    ),
+    Tampering(
         "an entry's balance after",
         "UPDATE entries SET balance_after = balance_after + 1 WHERE seq = :id",
         "UPDATE entries SET balance_after = balance_after - 1 WHERE seq = :id",

@@ -33,6 +33,8 @@ from hypothesis.stateful import (
 )
 
 import postmeter as pm
+from postmeter.domain.senders import Sharing
+from postmeter.service import senders
 from tests.support import model as m
 from tests.support.databases import BACKENDS, Databases
 
@@ -42,6 +44,8 @@ OP = pm.OPERATOR
 UNIT = "email"
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"]
 MAX_ACCOUNTS = 5
+MAX_SENDERS = 6
+SHARING = [m.FREE_ACCESS, m.CAP, m.ASSIGNMENT]
 DAY_S = 86_400
 
 PACKAGES = [
@@ -86,6 +90,7 @@ class Books(RuleBasedStateMachine):
         self.calls: list[Call] = []
         self.refused: list[pm.ChargeRequest] = []
         self.turns = itertools.count()
+        self.senders: list[tuple[str, str]] = []  # (account, name) of each sender made
 
     def teardown(self) -> None:
         self.ctx.store.dispose()
@@ -178,7 +183,7 @@ class Books(RuleBasedStateMachine):
                 OP,
                 f"plan-{plan.code}",
                 pm.Plan(plan.code, plan.code, UNIT, plan.credits, plan.kind, plan.days,
-                        plan.free, 1, 0, 0, "EUR"),
+                        plan.free, MAX_ACCOUNTS, 0, 0, "EUR"),
             )  # fmt: skip
         self._create_account(None, tz)
         self.subscribe(0, plan, None)
@@ -321,7 +326,8 @@ class Books(RuleBasedStateMachine):
 
         model_charge = self.model.charge
         outcome = self.expect(
-            run, lambda: model_charge(request.key, request.account, request.credits)
+            run,
+            lambda: model_charge(request.key, request.account, request.credits, request.sender),
         )
         if outcome is None:
             self.refused.append(request)
@@ -330,6 +336,55 @@ class Books(RuleBasedStateMachine):
         check_charge(answer, expected)
         if not expected.replayed:
             self.remember(request.key, run, answer, request.credits)
+
+    # -- senders: free access, caps, assignments ---------------------------------------------
+
+    @precondition(lambda self: len(self.senders) < MAX_SENDERS)
+    @rule(i=accounts, mode=st.sampled_from(SHARING), limit=st.integers(0, 400))
+    def create_sender(self, i: int, mode: str, limit: int) -> None:
+        ref, name = self.ref(i), f"list{len(self.senders) + 1}"
+        wanted = None if mode == m.FREE_ACCESS else limit
+
+        def run() -> senders.Sender:
+            return senders.create_sender(
+                self.ctx, OP, self.key("sender"), ref, name, kind="list", unit=UNIT,
+                sharing=Sharing(mode, wanted),
+            )  # fmt: skip
+
+        if self.expect(run, lambda: self.model.create_sender(ref, name, mode, wanted)):
+            self.senders.append((ref, name))
+
+    @precondition(lambda self: self.senders)
+    @rule(pick=picks, mode=st.sampled_from(SHARING), limit=st.integers(0, 400))
+    def share(self, pick: int, mode: str, limit: int) -> None:
+        ref, name = self.senders[pick % len(self.senders)]
+        wanted = None if mode == m.FREE_ACCESS else limit
+
+        def run() -> senders.Sender:
+            sharing = Sharing(mode, wanted)
+            return senders.set_sharing(self.ctx, OP, self.key("share"), ref, name, sharing)
+
+        self.expect(run, lambda: self.model.set_sharing(ref, name, mode, wanted))
+
+    @precondition(lambda self: self.senders)
+    @rule(pick=picks, action=st.sampled_from(sorted(m.SENDER_MOVES)))
+    def sender_status(self, pick: int, action: str) -> None:
+        ref, name = self.senders[pick % len(self.senders)]
+        role = "owner" if action in ("suspend", "resume") else "operator"
+
+        def run() -> senders.Sender:
+            return senders.change_status(
+                self.ctx, OP, self.key("status"), ref, name, action, role=role, reason="test"
+            )
+
+        self.expect(run, lambda: self.model.change_sender(ref, name, action))
+
+    @precondition(lambda self: self.senders)
+    @rule(pick=picks, amount=credits)
+    def sender_charge(self, pick: int, amount: int) -> None:
+        ref, name = self.senders[pick % len(self.senders)]
+        request = pm.ChargeRequest(self.key("send"), ref, UNIT, amount, sender=name)
+        self._charge(request)
 
     @rule(
         items=st.lists(
@@ -547,7 +602,23 @@ class Books(RuleBasedStateMachine):
             model = sorted(m.lot_state(x) for x in account.lots if x.remaining > 0)
             assert engine == model, ref
         self.check_summary(next(self.turns) % len(self.model.accounts))
+        self.check_senders()
         pm.verify(self.ctx)
+
+    def check_senders(self) -> None:
+        """Each sender's sharing, limits and state; no assignment beyond what is held."""
+        for ref, account in self.model.accounts.items():
+            start = self.model.cap_period_start(account)
+            expected = [
+                (s.name, s.mode, s.cap, s.used if s.since == start else 0, s.assigned, s.state)
+                for s in account.senders.values()
+            ]
+            engine = [
+                (s.name, s.mode, s.cap, s.cap_used, s.assigned, s.status)
+                for s in senders.list_senders(self.ctx, ref)
+            ]
+            assert engine == expected, ref
+            assert 0 <= account.assigned <= account.balance - account.reserved, ref
 
     def check_summary(self, i: int) -> None:
         """What people see of one account (in turn, one a step): totals and plan periods."""

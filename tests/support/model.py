@@ -33,6 +33,14 @@ ADJUSTMENT = "adjustment"
 ROLLING = "days"
 MONTHLY = "monthly"
 HELD = "held"
+FREE_ACCESS, CAP, ASSIGNMENT = "free_access", "cap", "assignment"
+# Sender status changes: (the states an action starts from, the state it leaves).
+SENDER_MOVES = {
+    "suspend": (("active",), "suspended"),
+    "resume": (("suspended",), "active"),
+    "block": (("active", "suspended"), "blocked"),
+    "unblock": (("blocked",), "active"),
+}
 FOREVER = datetime.max.replace(tzinfo=UTC)
 MAX_HOLD = timedelta(days=366)
 
@@ -161,6 +169,19 @@ class Reservation:
 
 
 @dataclass
+class Sender:
+    """A domain or list of an account: how it shares the credits, and its state."""
+
+    name: str
+    mode: str = FREE_ACCESS
+    cap: int | None = None
+    used: int = 0  # against the cap, since ``since``
+    since: datetime | None = None
+    assigned: int = 0  # what is left of its assignment
+    state: str = "active"
+
+
+@dataclass
 class Account:
     ref: str
     parent: str | None
@@ -170,6 +191,7 @@ class Account:
     payg: bool = False
     overage: int = 0
     lots: list[Lot] = field(default_factory=list)
+    senders: dict[str, Sender] = field(default_factory=dict)  # in creation (id) order
 
     @property
     def balance(self) -> int:
@@ -180,8 +202,13 @@ class Account:
         return sum(lot.held for lot in self.lots)
 
     @property
+    def assigned(self) -> int:
+        return sum(sender.assigned for sender in self.senders.values())
+
+    @property
     def available(self) -> int:
-        return self.balance - self.reserved
+        """What a send without an assignment can spend: nor reserved, nor set aside."""
+        return self.balance - self.reserved - self.assigned
 
 
 @dataclass(frozen=True)
@@ -295,6 +322,8 @@ class Model:
 
     def subscribe(self, ref: str, plan: Plan, anchor_day: int | None) -> Subscription:
         account = self.active(ref)
+        if account.parent is not None:
+            raise Refusal("Refused")  # a child has no plan: its parent gives it credits
         if any(s.account == ref and s.plan == plan for s in self.subscriptions):
             raise Refusal("InvalidState")
         if plan.kind == MONTHLY and anchor_day is None:
@@ -343,27 +372,113 @@ class Model:
                 credits -= n
         return takes
 
-    def charge(self, key: str, ref: str, credits: int) -> Charged:
+    def charge(self, key: str, ref: str, credits: int, sender: str | None = None) -> Charged:
         """One charge under ``key``: its answer, a replay of the first, or a Refusal."""
         if credits <= 0:
             raise Refusal("InvalidAmount")
-        request = ("charge", ref, credits)
+        request: tuple[Hashable, ...] = ("charge", ref, credits)
+        if sender is not None:
+            request += (sender,)
         if self.is_replay(key, request):
             first = self.charges[key]
             return Charged(first.drawn, first.overage, first.balance, first.available, True)
         account = self.active(ref)
-        takes = self.take_order(account, credits)
+        spender = self._sender_with_room(account, sender, credits)
+        assigned = spender is not None and spender.mode == ASSIGNMENT
+        # An assigned sender spends its assignment; the others what is neither held nor assigned.
+        wanted = credits if assigned else min(credits, max(account.available, 0))
+        takes = self.take_order(account, wanted)
         short = credits - sum(n for _, n in takes)
-        if short and not account.payg:
+        if short and (assigned or not account.payg):
             raise Refusal("InsufficientCredits", short)
         for lot, n in takes:
             lot.remaining -= n
         account.overage += short
+        if spender is not None:
+            spender.used += credits
+            if assigned:
+                spender.assigned -= credits
         drawn = [[lot.id, n] for lot, n in takes]
         answer = Charged(drawn, short, account.balance, account.available)
         self.keys[key] = request
         self.charges[key] = answer
         return answer
+
+    def _sender_with_room(self, account: Account, name: str | None, credits: int) -> Sender | None:
+        if name is None:
+            return None
+        if name not in account.senders:
+            raise Refusal("NotFound")
+        sender = account.senders[name]
+        if sender.state != "active":
+            raise Refusal("SenderInactive")
+        start = self.cap_period_start(account)
+        if sender.since != start:
+            sender.used, sender.since = 0, start
+        if sender.mode == CAP and credits > max((sender.cap or 0) - sender.used, 0):
+            raise Refusal("CapReached")
+        if sender.mode == ASSIGNMENT and credits > sender.assigned:
+            raise Refusal("AssignmentExhausted")
+        return sender
+
+    def cap_period_start(self, account: Account) -> datetime:
+        """The current period of the account's first plan, else its calendar month."""
+        subs = sorted(
+            (s for s in self.subscriptions if s.account == account.ref), key=lambda s: s.id
+        )
+
+        def boundary(k: int) -> datetime:
+            if subs:
+                return subs[0].boundary(k)
+            return (
+                account.created_at
+                if k == 0
+                else monthly_boundary(account.created_at, 1, account.tz, k)
+            )
+
+        k = 0
+        while boundary(k + 1) <= self.now:
+            k += 1
+        return boundary(k)
+
+    # -- senders ----------------------------------------------------------------------------
+
+    def create_sender(self, ref: str, name: str, mode: str, limit: int | None) -> Sender:
+        account = self.accounts[ref]
+        if name in account.senders:
+            raise Refusal("AlreadyExists")
+        self._check_assignment(account, 0, limit if mode == ASSIGNMENT else 0)
+        sender = Sender(name)
+        account.senders[name] = sender
+        self._share(sender, mode, limit)
+        return sender
+
+    def set_sharing(self, ref: str, name: str, mode: str, limit: int | None) -> Sender:
+        account = self.accounts[ref]
+        sender = account.senders[name]
+        self._check_assignment(account, sender.assigned, limit if mode == ASSIGNMENT else 0)
+        self._share(sender, mode, limit)
+        return sender
+
+    def change_sender(self, ref: str, name: str, action: str) -> Sender:
+        sender = self.accounts[ref].senders[name]
+        starts, after = SENDER_MOVES[action]
+        if sender.state not in starts:
+            raise Refusal("InvalidState")
+        sender.state = after
+        return sender
+
+    @staticmethod
+    def _check_assignment(account: Account, current: int, wanted: int | None) -> None:
+        growth = (wanted or 0) - current
+        if growth > account.available:
+            raise Refusal("InsufficientCredits", growth - account.available)
+
+    @staticmethod
+    def _share(sender: Sender, mode: str, limit: int | None) -> None:
+        sender.mode = mode
+        sender.cap = limit if mode == CAP else None
+        sender.assigned = (limit or 0) if mode == ASSIGNMENT else 0
 
     def charge_batch(self, items: Sequence[tuple[str, str, int]]) -> list[Charged | Refusal]:
         """Each item on its own, in order, as if one after the other."""
@@ -449,6 +564,7 @@ class Model:
                 self.release(thing, at, "timed_out")
                 stats.timeouts += 1
             elif isinstance(thing, Lot):
+                self._expire_from_assignments(self.accounts[thing.account], thing.free)
                 stats.expired_credits += thing.free
                 self.breakage += thing.free
                 thing.remaining = thing.held
@@ -457,6 +573,22 @@ class Model:
                 thing.next_index += 1
                 stats.renewals += 1
         return stats
+
+    @staticmethod
+    def _expire_from_assignments(account: Account, expiring: int) -> None:
+        """What the unassigned credits cannot cover comes out of the assignments in proportion
+        to their sizes: each its floor share, the steps left one each to the largest remainders
+        (ties to the older sender)."""
+        rest = expiring - min(expiring, account.available)
+        holders = [s for s in account.senders.values() if s.assigned > 0]
+        whole = sum(s.assigned for s in holders)
+        if rest <= 0 or whole == 0:
+            return
+        shares = [(rest * s.assigned // whole, rest * s.assigned % whole) for s in holders]
+        left = rest - sum(floor for floor, _ in shares)
+        order = sorted(range(len(holders)), key=lambda i: -shares[i][1])[:left]
+        for i, sender in enumerate(holders):
+            sender.assigned -= shares[i][0] + (1 if i in order else 0)
 
     def _next_event(self) -> tuple[datetime, int, Reservation | Lot | Subscription] | None:
         due: list[tuple[datetime, int, Reservation | Lot | Subscription]] = []

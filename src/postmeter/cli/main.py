@@ -25,6 +25,7 @@ from postmeter.cli import (
     reports,
     senders,
     serve,
+    transfers,
 )
 from postmeter.cli.errors import failure, report
 from postmeter.cli.session import DEFAULT_URL, Session, parse_when
@@ -99,6 +100,7 @@ admin.register(app)
 catalogue.register(app)
 accounts.register(app)
 books.register(app)
+transfers.register(app)
 batch.register(app)
 reports.register(app)
 demo.register(app)

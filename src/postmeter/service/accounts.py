@@ -1,4 +1,8 @@
-"""Accounts: the operator's customers, in trees (a reseller and its child accounts)."""
+"""Accounts: the operator's customers, in trees (a reseller and its child accounts).
+
+A parent whose active plan has seats may have that many open (not closed) children: one more is
+refused with ``SeatsExhausted``, whether opened, reopened or moved under it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,15 @@ from sqlalchemy import Row, select, update
 
 from postmeter.domain import lots as lot_sources
 from postmeter.domain.amounts import check_credits
-from postmeter.domain.errors import AlreadyExists, InvalidInput
+from postmeter.domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    InvalidState,
+    OutsideTree,
+    Refused,
+)
 from postmeter.domain.periods import zone
+from postmeter.domain.trees import check_parent_change
 from postmeter.domain.validate import (
     ACCOUNT_STATUSES,
     MAX_ID,
@@ -20,7 +31,7 @@ from postmeter.domain.validate import (
     check_ref,
     check_text,
 )
-from postmeter.service import lookup
+from postmeter.service import given, lookup, resellers
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import run_once
 from postmeter.service.posting import grant_lot
@@ -60,6 +71,8 @@ def create_account(
         if tx.account_by_ref(ref) is not None:
             raise AlreadyExists(f"account {ref!r} exists already", account=ref)
         parent_row = lookup.account(tx, parent) if parent is not None else None
+        if parent_row is not None:
+            resellers.check_seat(tx, parent_row)
         account_id = tx.insert_row(
             t.accounts,
             {
@@ -109,12 +122,92 @@ def set_status(ctx: Context, actor: Actor, key: str, ref: str, status: str, reas
 
     def work(tx: Tx, _txn: int, _now: datetime) -> dict[str, Any]:
         row = lookup.account(tx, ref)
+        if row.status == "closed" and status != "closed" and row.parent_id is not None:
+            parent = tx.account_by_id(row.parent_id)
+            assert parent is not None, "accounts.parent_id has a foreign key"
+            resellers.check_seat(tx, parent)  # a reopened child takes a seat again
         tx.conn.execute(update(t.accounts).where(t.accounts.c.id == row.id).values(status=status))
         return _view(tx, row.id)
 
     request = {"ref": ref, "status": status, "reason": reason}
     result, _, _ = run_once(ctx, actor, key, "account.status", request, work, reason=reason)
     return Account(**result)
+
+
+def move_account(
+    ctx: Context,
+    actor: Actor,
+    key: str,
+    ref: str,
+    new_parent: str,
+    *,
+    reason: str | None = None,
+) -> Account:
+    """Put account ``ref``, and the accounts below it, under ``new_parent`` in the same tree.
+
+    Refused, changing nothing: ``new_parent`` is the account or below it (the tree would loop:
+    ``InvalidInput``); it is in another tree (``OutsideTree``: every row carries its tree's id,
+    so an account moves only inside its own tree); the account holds credits its parent gave it
+    (``InvalidState``: take them back first, so they stay in the giver's books); it has a plan
+    (``Refused``: a child has none); ``new_parent`` has no seat left (``SeatsExhausted``).
+    Moving an account under the parent it has already changes nothing.
+
+    >>> move_account(ctx, OPERATOR, "move-1", "shop-1", "agency-2").parent
+    'agency-2'
+    """
+    if reason is not None:
+        check_text(reason, "reason", 500)
+    request = {"ref": ref, "parent": new_parent, "reason": reason}
+
+    def work(tx: Tx, _txn: int, _now: datetime) -> dict[str, Any]:
+        row = lookup.account(tx, ref)
+        parent_row = lookup.account(tx, new_parent)
+        _check_move(tx, row, parent_row)
+        if row.parent_id != parent_row.id:
+            tx.conn.execute(
+                update(t.accounts).where(t.accounts.c.id == row.id).values(parent_id=parent_row.id)
+            )
+        return _view(tx, row.id)
+
+    result, _, _ = run_once(ctx, actor, key, "account.move", request, work, reason=reason)
+    return Account(**result)
+
+
+def _check_move(tx: Tx, row: Row[Any], parent_row: Row[Any]) -> None:
+    chain = [row, *tx.ancestors(row), parent_row, *tx.ancestors(parent_row)]
+    holds_given = given.holds_given(tx, row.id)
+    refs = {"account": row.ref, "parent": parent_row.ref}
+    if parent_row.root_id != row.root_id:
+        raise OutsideTree(
+            f"account {row.ref!r} moves only inside its own tree, and {parent_row.ref!r} is in "
+            "another",
+            **refs,
+        )
+    try:
+        check_parent_change(
+            row.id,
+            parent_row.id,
+            {r.id: r.parent_id for r in chain},
+            holds_given_credits=holds_given,
+        )
+    except InvalidInput as exc:  # said again with references, not ids
+        raise InvalidInput(
+            f"account {parent_row.ref!r} is {row.ref!r} or below it: the tree would loop", **refs
+        ) from exc
+    if row.parent_id == parent_row.id:
+        return
+    if holds_given:
+        raise InvalidState(
+            f"account {row.ref!r} holds credits its parent gave it: take them back before "
+            "moving it",
+            account=row.ref,
+        )
+    if tx.exists(t.subscriptions, account_id=row.id, status="active"):
+        raise Refused(
+            f"account {row.ref!r} has a plan, and a child has none: cancel it before moving",
+            account=row.ref,
+        )
+    resellers.check_seat(tx, parent_row)
 
 
 def set_payg(

@@ -2,6 +2,11 @@
 
 Unused credits never roll over [Mailpro]; renewals are booked by ``tick``, each period exactly once
 and in order, even after the engine was down for several periods.
+
+A reseller plan (one with seats) grants its credits less C, what the reseller's children held of
+the credits it gave them when the period began (never below 0): at renewal C stays, D goes to 0
+and B = A - C, the old B not rolling over [white label]. Only an account's oldest active reseller
+plan in a unit is reduced so. A child account has no plan of its own.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from typing import Any
 from sqlalchemy import Row, select, update
 
 from postmeter.domain import lots as lot_sources
-from postmeter.domain.errors import InvalidInput, InvalidState, NotFound
+from postmeter.domain.errors import InvalidInput, InvalidState, NotFound, Refused
 from postmeter.domain.periods import MONTHLY, PeriodRule, monthly, rolling, zone
 from postmeter.domain.validate import check_count, is_id
-from postmeter.service import lookup
+from postmeter.service import given, lookup
 from postmeter.service.catalogue import Plan, plan
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import run_once
@@ -50,6 +55,7 @@ def subscribe(
     """Start ``plan`` for ``account`` now and grant the first period's credits.
 
     A monthly plan renews on ``anchor_day`` (default: today's day in the account's time zone).
+    A child account is refused (``Refused``): it spends what its parent gives it.
     """
     if anchor_day is not None:
         check_count(anchor_day, "anchor day", low=1, high=31)
@@ -59,6 +65,13 @@ def subscribe(
         row = lookup.account(tx, account)
         lookup.check_active(tx, row)
         the_plan = plan(tx, plan_code)
+        if row.parent_id is not None:
+            parent = tx.account_by_id(row.parent_id)
+            raise Refused(
+                f"account {account!r} is a child account of {parent.ref if parent else '?'!r}: "
+                "a child has no plan of its own, its parent gives it credits",
+                account=account,
+            )
         if the_plan.period_kind != MONTHLY and anchor_day is not None:
             raise InvalidInput("only monthly plans have an anchor day")
         if tx.exists(t.subscriptions, account_id=row.id, plan_code=plan_code, status="active"):
@@ -133,17 +146,32 @@ def grant_period(
 ) -> None:
     period = rule.period(index)
     balance = tx.lock_balances([(account.id, the_plan.unit)])[(account.id, the_plan.unit)]
+    credits = period_credits(tx, the_plan, sub_id, account.id, period.start_at)
+    if credits == 0:
+        return  # children hold the whole plan: nothing new to assign this period
     grant_lot(
         tx,
         balance,
         txn_id,
         period.start_at,
         source=lot_sources.FREE if the_plan.free else lot_sources.PLAN,
-        credits=the_plan.credits,
+        credits=credits,
         expires_at=period.end_at,
         subscription_id=sub_id,
         period_index=index,
     )
+
+
+def period_credits(tx: Tx, the_plan: Plan, sub_id: int, account_id: int, start_at: datetime) -> int:
+    """What a period grants: the plan's credits, less C for the account's reseller plan.
+
+    C is taken from the journal as it stood when the period began, not when tick runs, so a
+    renewal booked late (downtime) grants what a timely one would have.
+    """
+    reseller = given.reseller_subscription(tx, account_id, the_plan.unit)
+    if reseller is None or reseller.id != sub_id:
+        return the_plan.credits
+    return max(the_plan.credits - given.held_before(tx, account_id, the_plan.unit, start_at), 0)
 
 
 def period_rule(

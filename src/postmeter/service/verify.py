@@ -5,16 +5,27 @@ its journal's deltas; the reserved total equals the lots' held credits, the jour
 and the open reservations' holds; every entry's balance-after is the running sum before it. For
 each lot: never below zero, never holding more than it has, never more than it started with, and
 its remaining and held equal its own journal. Transfers between accounts cancel out.
+
+Transfers between a parent and its child: each history row matches its transaction's journal
+(the child's side moved ``credits``, the parent's ``-credits``, each naming the other), every
+entry naming an account belongs to one, both accounts are in the row's tree, and a child's given
+lots never expire. For each reseller plan whose period is running (not between its end and the
+tick that renews it) and whose credits are only the plan's: A = B + C + D (service/resellers.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import String, and_, case, cast, func, literal, select
 
+from postmeter.domain import lots as lot_sources
 from postmeter.domain.errors import BooksOutOfBalance
+from postmeter.domain.resellers import ResellerBooks
+from postmeter.service import resellers
 from postmeter.service.context import Context
 from postmeter.store import tables as t
 from postmeter.store.uow import Tx
@@ -29,8 +40,9 @@ class VerifyReport:
 
 def verify(ctx: Context) -> VerifyReport:
     """Check the books; raise BooksOutOfBalance naming the first discrepancy found."""
+    now = ctx.clock.now()
     with ctx.store.read() as tx:
-        for problem in _problems(tx):
+        for problem in _problems(tx, now):
             raise BooksOutOfBalance(problem)
         return VerifyReport(
             accounts=tx.conn.execute(select(func.count()).select_from(t.balances)).scalar_one(),
@@ -39,14 +51,19 @@ def verify(ctx: Context) -> VerifyReport:
         )
 
 
-def _problems(tx: Tx) -> Iterator[str]:
+def _problems(tx: Tx, now: datetime) -> Iterator[str]:
     yield from _entries_have_transactions(tx)
     yield from _lot_shapes(tx)
     yield from _lots_against_journal(tx)
     yield from _balances_against_lots_and_journal(tx)
     yield from _reserved_against_holds(tx)
+    yield from _assigned_against_senders(tx)
     yield from _running_balances(tx)
     yield from _transfers_cancel(tx)
+    yield from _transfers_match_their_rows(tx)
+    yield from _transfers_stay_in_their_tree(tx)
+    yield from _given_credits_never_expire(tx)
+    yield from _reseller_books(tx, now)
 
 
 def _entries_have_transactions(tx: Tx) -> Iterator[str]:
@@ -199,6 +216,26 @@ def _reserved_against_holds(tx: Tx) -> Iterator[str]:
         yield (f"account {bad[0]} {bad[1]}: reserved {bad[2]}, but open reservations hold {bad[3]}")
 
 
+def _assigned_against_senders(tx: Tx) -> Iterator[str]:
+    """A balance row's ``assigned`` is what its senders' assignments have left, together."""
+    s = t.senders.c
+    given = (
+        select(s.account_id, s.unit, func.sum(s.assigned).label("assigned"))
+        .group_by(s.account_id, s.unit)
+        .subquery()
+    )
+    b = t.balances.c
+    bad = tx.conn.execute(
+        select(b.account_id, b.unit, b.assigned, func.coalesce(given.c.assigned, 0))
+        .join(given, (given.c.account_id == b.account_id) & (given.c.unit == b.unit), isouter=True)
+        .where(b.assigned != func.coalesce(given.c.assigned, 0))
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield (f"account {bad[0]} {bad[1]}: assigned {bad[2]}, but its senders' assignments "
+               f"have {bad[3]} left")  # fmt: skip
+
+
 def _running_balances(tx: Tx) -> Iterator[str]:
     """Each entry's balance-after is the sum of the deltas up to and including it."""
     e = t.entries.c
@@ -231,3 +268,115 @@ def _transfers_cancel(tx: Tx) -> Iterator[str]:
     ).first()
     if total is not None:
         yield f"transfers in {total[0]} do not cancel out: they sum to {total[1]}"
+
+
+def _transfers_match_their_rows(tx: Tx) -> Iterator[str]:
+    """Each row of the transfer history is what its transaction journaled, and back."""
+    tr, e = t.transfers.c, t.entries.c
+    child_side = func.sum(case((e.account_id == tr.child_id, e.delta), else_=0))
+    parent_side = func.sum(case((e.account_id == tr.parent_id, e.delta), else_=0))
+    bad = tx.conn.execute(
+        select(tr.id, tr.credits, child_side, parent_side)
+        .join(
+            t.entries,
+            and_(
+                e.txn_id == tr.txn_id,
+                e.counterparty.like(literal("account:%")),
+            ),
+            isouter=True,
+        )
+        .group_by(tr.id, tr.credits)
+        .having(
+            (func.coalesce(child_side, 0) != tr.credits)
+            | (func.coalesce(parent_side, 0) != -tr.credits)
+        )
+        .order_by(tr.id)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield (
+            f"transfer {bad[0]} of {bad[1]}: its journal moved {bad[2] or 0} in the child and "
+            f"{bad[3] or 0} in the parent"
+        )
+    stray = tx.conn.execute(
+        select(e.seq, e.counterparty, tr.parent_id, tr.child_id)
+        .join(t.transfers, tr.txn_id == e.txn_id, isouter=True)
+        .where(
+            e.counterparty.like(literal("account:%")),
+            tr.id.is_(None)
+            | ~(
+                ((e.account_id == tr.parent_id) & (e.counterparty == _party(tr.child_id)))
+                | ((e.account_id == tr.child_id) & (e.counterparty == _party(tr.parent_id)))
+            ),
+        )
+        .order_by(e.seq)
+        .limit(1)
+    ).first()
+    if stray is not None:
+        seq, party, parent_id, child_id = stray
+        if parent_id is None:
+            yield f"entry {seq}: moves credits with {party} outside any transfer"
+        else:
+            yield f"entry {seq}: names {party}, but its transfer is {parent_id} -> {child_id}"
+
+
+def _party(account_id: Any) -> Any:
+    """``account:<id>`` in SQL, as domain.books.account_party writes it."""
+    return literal("account:", String) + cast(account_id, String)
+
+
+def _transfers_stay_in_their_tree(tx: Tx) -> Iterator[str]:
+    tr = t.transfers.c
+    giver, kid = t.accounts.alias("giver"), t.accounts.alias("kid")
+    bad = tx.conn.execute(
+        select(tr.id, tr.root_id, giver.c.root_id, kid.c.root_id)
+        .join(giver, giver.c.id == tr.parent_id)
+        .join(kid, kid.c.id == tr.child_id)
+        .where((giver.c.root_id != tr.root_id) | (kid.c.root_id != tr.root_id))
+        .order_by(tr.id)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield f"transfer {bad[0]}: crosses trees ({bad[1]}, parent's {bad[2]}, child's {bad[3]})"
+
+
+def _given_credits_never_expire(tx: Tx) -> Iterator[str]:
+    lots, tr = t.lots.c, t.transfers.c
+    bad = tx.conn.execute(
+        select(lots.id, lots.expires_at)
+        .join(t.transfers, and_(tr.txn_id == lots.txn_id, tr.child_id == lots.account_id))
+        .where(
+            tr.credits > 0,
+            lots.source == lot_sources.TRANSFER,
+            lots.expires_at.is_not(None),
+        )
+        .order_by(lots.id)
+        .limit(1)
+    ).first()
+    if bad is not None:
+        yield f"lot {bad[0]}: credits given to a child expire ({bad[1].isoformat()})"
+
+
+def _reseller_books(tx: Tx, now: datetime) -> Iterator[str]:
+    """A = B + C + D for each reseller plan whose period runs and whose credits are the plan's."""
+    s, p = t.subscriptions.c, t.plans.c
+    rows = tx.conn.execute(
+        select(s.account_id, p.unit)
+        .join(t.plans, p.code == s.plan_code)
+        .where(s.status == "active", p.seats > 0, s.next_renewal_at > now)
+        .distinct()
+        .order_by(s.account_id, p.unit)
+    ).all()
+    for account_id, unit in rows:
+        fig = resellers.figures(tx, account_id, unit)
+        if fig is None or fig.subscription.next_renewal_at <= now:
+            continue
+        if not resellers.keeps_to_its_plan(tx, fig):
+            continue
+        try:
+            ResellerBooks(fig.a, fig.b, fig.c, fig.d)
+        except BooksOutOfBalance:
+            yield (
+                f"account {account_id} {unit}: reseller books need A = B + C + D, but "
+                f"{fig.a} != {fig.b} + {fig.c} + {fig.d}"
+            )
