@@ -207,10 +207,11 @@ def _account(op: Caller, ref: str, parent: str | None = None) -> None:
     op.ok("POST", f"/v1/accounts/{ref}/grants", {"unit": "email", "credits": 100, "reason": "r"})
 
 
-def _objects(ctx: pm.Context, op: Caller, ref: str) -> Objects:
+def _objects(ctx: pm.Context, op: Caller, ref: str, parents_plan: int | None) -> Objects:
     reservation = {"account": ref, "unit": "sms", "credits": "2.00", "deadline_at": TOMORROW}
     held = [op.ok("POST", "/v1/reservations", reservation)["id"] for _ in range(2)]
-    sub = op.ok("POST", f"/v1/accounts/{ref}/subscriptions", {"plan": "pro"})["id"]
+    # A child has no plan of its own: its objects name its parent's subscription instead.
+    sub = parents_plan or op.ok("POST", f"/v1/accounts/{ref}/subscriptions", {"plan": "pro"})["id"]
     op.ok("POST", f"/v1/accounts/{ref}/purchases", {"package": "s1k"})
     victim = mint(ctx, f"{ref}-victim", role="account", account=ref)
     return Objects(ref, held[0], held[1], sub, prefix_of(victim))
@@ -242,7 +243,10 @@ def world(ctx: pm.Context) -> Iterator[World]:
             )
             for name, ref in accounts.items()
         }
-        objects = {ref: _objects(ctx, op, ref) for ref in ("a-root", "a-kid", "b-root", "b-kid")}
+        objects: dict[str, Objects] = {}
+        for ref in ("a-root", "a-kid", "b-root", "b-kid"):
+            parent = objects.get(ref.replace("-kid", "-root")) if ref.endswith("-kid") else None
+            objects[ref] = _objects(ctx, op, ref, parent.subscription if parent else None)
         trees = {"a-root": {"a-root", "a-kid"}, "a-kid": {"a-kid"}, "b-root": {"b-root", "b-kid"}}
         prefixes = {name: {prefix_of(k.secret or "")} for name, k in keys.items()}
         for name, ref in accounts.items():
@@ -316,6 +320,9 @@ def assert_owner_gets_through(world: World, target: str) -> None:
         if route.label.endswith("/revoke") and target != "a-root":
             who = world.keys[target]  # see test_a_root_key_manages_the_keys_of_its_children
         response = world.send(who, route, build(objects))
+        if target.endswith("-kid") and route.label == "POST /v1/accounts/{ref}/subscriptions":
+            problem(response, 403, "refused")  # a child has no plan of its own
+            continue
         assert response.status_code in (200, 201), f"{route.label}: {response.text}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import UTC, datetime, timedelta
 
 import postmeter as pm
 from tests.support.workers import charge_worker
@@ -11,11 +12,18 @@ WORKERS = 8
 ATTEMPTS = 60  # per worker: 480 attempts for 300 credits
 SHARED = 10  # keys every worker sends: each must be charged once in all
 CREDITS = 300
+LOTS = 30
+FAR = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def test_eight_processes_never_overspend_and_lose_nothing(ctx: pm.Context, db_url: str) -> None:
     pm.create_account(ctx, pm.OPERATOR, "a", "acme", "Acme", "ops@acme.test")
-    pm.grant(ctx, pm.OPERATOR, "g", "acme", "email", CREDITS, reason="concurrency test")
+    # Many small lots, drawn one after the other: a charge that read the lots as they were
+    # before the charge it queued behind would draw from a lot already used up.
+    for i in range(LOTS):
+        expiry = FAR + timedelta(days=i)  # the workers run on the real clock
+        pm.grant(ctx, pm.OPERATOR, f"g{i}", "acme", "email", CREDITS // LOTS, expires_at=expiry,
+                 reason="concurrency test")  # fmt: skip
 
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(WORKERS) as pool:

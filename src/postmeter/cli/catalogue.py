@@ -152,7 +152,9 @@ def plan_create(
     free: Annotated[
         bool, typer.Option("--free", help="A free allowance: its lots are drawn first.")
     ] = False,
-    seats: Annotated[int, typer.Option("--seats", help="Users allowed.")] = 1,
+    seats: Annotated[
+        int, typer.Option("--seats", help="Child accounts allowed; 0: not a reseller plan.")
+    ] = 0,
     ips: Annotated[int, typer.Option("--ips", help="Dedicated IPs.")] = 0,
     price: Price = "0",
     currency: Currency = "EUR",

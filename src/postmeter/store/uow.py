@@ -200,13 +200,16 @@ class Tx:
         )
 
     def _pg_load(self, params: dict[str, str]) -> list[Any]:
-        """The charge's read on the driver's own cursor, as SQLAlchemy's execution costs more
-        than the statement. (psycopg's pipeline mode, which would send its BEGIN along, measured
-        slower on loopback: entering and leaving it cost more than the round trip it saves.)"""
+        """The charge's read on the driver's own cursor (SQLAlchemy's execution costs more than
+        the statement), in two statements: the balance row is locked first, then everything is
+        read. One statement would read the lots from the snapshot it took before waiting for the
+        lock, so a charge queued behind another change of the account would see its lots as
+        they were before that change (READ COMMITTED re-reads only the locked row)."""
         driver = self.conn.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor:
-            cursor.execute(_pg_sql(_CHARGE_LOAD_FOR_UPDATE), params)
+            cursor.execute(_pg_sql(_LOCK_FOR_CHARGE), params)
+            cursor.execute(_pg_sql(_CHARGE_LOAD), params)
             names = [column.name for column in cursor.description or ()]
             return [_Record(names, row) for row in cursor.fetchall()]
 
@@ -371,7 +374,12 @@ _CHARGE_LOAD = (
     )
     .where(t.accounts.c.ref == bindparam("ref"))
 )
-_CHARGE_LOAD_FOR_UPDATE = _CHARGE_LOAD.with_for_update(of=t.balances)
+_LOCK_FOR_CHARGE = (
+    select(t.balances.c.account_id)
+    .select_from(t.balances.join(t.accounts, t.accounts.c.id == t.balances.c.account_id))
+    .where(t.accounts.c.ref == bindparam("ref"), t.balances.c.unit == bindparam("unit"))
+    .with_for_update(of=t.balances)
+)
 _PG_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 _SQLITE_DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
 _INSTANT_COLUMNS = frozenset({"expires_at", "created_at"})  # of the charge's read

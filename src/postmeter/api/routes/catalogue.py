@@ -52,7 +52,7 @@ class PlanIn(BaseModel):
     period: Literal["days", "monthly"]
     period_days: Annotated[StrictInt, Field(ge=1, le=3660)] | None = None
     free: StrictBool = False
-    seats: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 1
+    seats: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0  # 0: not a reseller plan
     dedicated_ips: Annotated[StrictInt, Field(ge=0, le=10_000)] = 0
     price: Price = "0"
     currency: Currency = "EUR"
