@@ -210,8 +210,8 @@ class Tx:
         with driver.cursor() as cursor:
             cursor.execute(_pg_sql(_LOCK_FOR_CHARGE), params)
             cursor.execute(_pg_sql(_CHARGE_LOAD), params)
-            names = [column.name for column in cursor.description or ()]
-            return [_Record(names, row) for row in cursor.fetchall()]
+            # The names from the statement: psycopg builds its description in Python.
+            return [_Record(_CHARGE_LOAD_NAMES, row) for row in cursor.fetchall()]
 
     def _sqlite_load(self, params: dict[str, str]) -> list[Any]:
         """The charge's read on the driver's own cursor: SQLAlchemy's execution costs more than
@@ -374,6 +374,7 @@ _CHARGE_LOAD = (
     )
     .where(t.accounts.c.ref == bindparam("ref"))
 )
+_CHARGE_LOAD_NAMES = list(_CHARGE_LOAD.selected_columns.keys())
 _LOCK_FOR_CHARGE = (
     select(t.balances.c.account_id)
     .select_from(t.balances.join(t.accounts, t.accounts.c.id == t.balances.c.account_id))
