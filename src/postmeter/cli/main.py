@@ -22,6 +22,7 @@ from postmeter.cli import (
     catalogue,
     demo,
     keys,
+    rating,
     reports,
     senders,
     serve,
@@ -107,6 +108,7 @@ demo.register(app)
 serve.register(app)
 keys.register(app)
 senders.register(app)
+rating.register(app)
 
 
 def main() -> None:

@@ -138,7 +138,7 @@ def _check_tiers(tx: Tx, new: Package) -> None:
 def list_plans(ctx: Context) -> list[Plan]:
     with ctx.store.read() as tx:
         rows = tx.conn.execute(select(t.plans).order_by(t.plans.c.unit, t.plans.c.credits))
-        return [Plan(**row._asdict()) for row in rows]
+        return [_plan(row) for row in rows]
 
 
 def list_packages(ctx: Context, unit: str | None = None) -> list[Package]:
@@ -155,7 +155,12 @@ def plan(tx: Tx, code: str) -> Plan:
         row = tx.conn.execute(select(t.plans).where(t.plans.c.code == code)).first()
     if row is None:
         raise NotFound(f"no plan {code!r}", plan=code)
-    return Plan(**row._asdict())
+    return _plan(row)
+
+
+def _plan(row: Row[Any]) -> Plan:
+    # The plan's e-mail rate is a rating setting, read and set by service/rate_cards.py.
+    return Plan(**{name: getattr(row, name) for name in Plan.__dataclass_fields__})
 
 
 def package(tx: Tx, code: str) -> Row[Any]:

@@ -81,11 +81,15 @@ def charge(ctx: Context, actor: Actor, request: ChargeRequest) -> Charge:
     return outcome.charge
 
 
-def charge_batch(ctx: Context, actor: Actor, requests: Sequence[ChargeRequest]) -> list[Outcome]:
+def charge_batch(
+    ctx: Context, actor: Actor, requests: Sequence[ChargeRequest], *, atomic: bool = False
+) -> list[Outcome]:
     """Charge many sends in one transaction; each gets its own outcome, in order.
 
     A refused item books nothing and does not stop the others. Every item has its own
-    idempotency key: a key seen before replays its first result.
+    idempotency key: a key seen before replays its first result. ``atomic``: all or nothing,
+    the first refused item's error is raised and nothing is booked (a send priced country by
+    country is one such batch); a batch booked before replays whole, or is refused.
     """
     # First try: a batch books without looking its keys up, as the unique index refuses a key
     # seen before anyway (a look-up of a thousand keys costs a fifth of a batched charge). When
@@ -94,7 +98,9 @@ def charge_batch(ctx: Context, actor: Actor, requests: Sequence[ChargeRequest]) 
     for attempt in (1, 2, 3):
         try:
             with ctx.store.write() as tx:
-                return _Batch(tx, ctx.clock.now(), actor).run(requests, look_up=not optimistic)
+                return _Batch(tx, ctx.clock.now(), actor).run(
+                    requests, look_up=not optimistic, atomic=atomic
+                )
         except IntegrityError:
             if optimistic:
                 optimistic = False
@@ -241,7 +247,9 @@ class _Batch:
     books: dict[tuple[int, str], _Books] = field(default_factory=dict)
     senders: dict[tuple[int, str], _Sender] = field(default_factory=dict)
 
-    def run(self, requests: Sequence[ChargeRequest], *, look_up: bool) -> list[Outcome]:
+    def run(
+        self, requests: Sequence[ChargeRequest], *, look_up: bool, atomic: bool = False
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(requests)
         valid: list[tuple[int, str]] = []  # (index, fingerprint)
         for i, request in enumerate(requests):
@@ -274,6 +282,8 @@ class _Batch:
             # Unlooked-up keys: a refused item may be the replay of a charge booked before,
             # which must answer as it did then (lots a refusal leaves untouched: nothing to undo).
             self._replay_refused(requests, refused, outcomes)
+        if atomic:
+            _all_or_nothing(requests, outcomes, pending, repeats)
         ids = self._book(pending.values())
         for p in pending.values():
             outcomes[p.position] = Outcome(p.request, charge=p.charge(ids[p.request.key]))
@@ -438,6 +448,29 @@ class _Batch:
             "currency": b.payg_currency,
             "created_at": self.now,
         }
+
+
+def _all_or_nothing(
+    requests: Sequence[ChargeRequest],
+    outcomes: list[Outcome | None],
+    pending: dict[str, _Pending],
+    repeats: list[tuple[int, str]],
+) -> None:
+    """Raise (so the transaction rolls back) unless the whole batch books, or replays, as one."""
+    for outcome in outcomes:
+        if outcome is not None and outcome.error is not None:
+            raise outcome.error
+    clash = next((i for i, fp in repeats if fp != pending[requests[i].key].fingerprint), None)
+    if clash is not None:
+        key = requests[clash].key
+        raise IdempotencyConflict(f"idempotency key {key!r} is used twice in the batch", key=key)
+    # No errors: the outcomes set so far are replays. Beside new charges, they say the batch
+    # differs from the one booked before under these keys.
+    if pending and any(o is not None for o in outcomes):
+        raise IdempotencyConflict(
+            "some of the batch's keys were booked before and others not: an all-or-nothing "
+            "batch replays whole, or is a different request"
+        )
 
 
 def _replay(request: ChargeRequest, fp: str, prior: StoredTxn) -> Outcome:

@@ -106,6 +106,9 @@ balances = Table(
     Column("payg_price_minor", Amount, nullable=True),
     Column("payg_price_per", Amount, nullable=True),
     Column("payg_currency", String(3), nullable=True),
+    # Credits per recipient of a send rated by recipients (e-mail) for this account; NULL: its
+    # plan's rate, else one credit.
+    Column("email_rate", Amount, nullable=True),
     CheckConstraint("balance >= 0 AND reserved >= 0 AND assigned >= 0", name="ck_balances_sign"),
 )
 
@@ -205,6 +208,8 @@ plans = Table(
     Column("dedicated_ips", Integer, nullable=False),
     Column("price_minor", Amount, nullable=False),
     Column("currency", String(3), nullable=False),
+    # Credits per recipient of a send rated by recipients, for its subscribers; NULL: one credit.
+    Column("email_rate", Amount, nullable=True),
 )
 
 subscriptions = Table(
@@ -420,6 +425,52 @@ http_replies = Table(
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Rate cards: a unit's credits per SMS part to each country, in versions that take effect at
+# ``effective_from`` (never in the past: what was charged stays priced as it was).
+rate_cards = Table(
+    "rate_cards",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("unit", String(32), ForeignKey("units.code"), nullable=False),
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("default_rate", Amount, nullable=True),  # for the countries not listed; NULL: none
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    UniqueConstraint("unit", "effective_from"),
+    CheckConstraint("default_rate IS NULL OR default_rate > 0", name="ck_rate_cards_default"),
+)
+
+rates = Table(
+    "rates",
+    metadata,
+    Column("card_id", Integer, ForeignKey("rate_cards.id"), primary_key=True),
+    Column("country", String(2), primary_key=True),  # ISO 3166-1 alpha-2, as phonenumbers
+    Column("credits", Amount, nullable=False),  # per SMS part
+    CheckConstraint("credits > 0", name="ck_rates_credits"),
+)
+
+# A scheduled send: what is needed to price it again when it goes out, beside the reservation
+# that holds its quoted cost (the campaign's id is its reservation's; its status is the
+# reservation's: held, captured, released, timed_out).
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("reservation_id", Integer, ForeignKey("reservations.id"), primary_key=True),
+    Column("root_id", Integer, nullable=False),
+    Column("text", Text, nullable=True),  # an SMS: its text, to ``numbers``
+    Column("numbers", Text, nullable=True),  # a JSON array of the numbers as given
+    Column("recipients", Amount, nullable=True),  # an e-mail: how many recipients
+    Column("default_region", String(2), nullable=True),
+    Column("partial", Boolean, nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("quote", Text, nullable=False),  # JSON: the price when it was scheduled
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("txn_id", BigInteger, ForeignKey("transactions.id"), nullable=False),
+    # The price when it was sent (by the card in force then), the amount captured.
+    Column("sent_quote", Text, nullable=True),
+    Column("priced_at", UTCDateTime, nullable=True),
 )
 
 OPEN_RESERVATION = reservations.c.status == literal_column("'held'")
