@@ -14,6 +14,9 @@ from starlette.exceptions import HTTPException
 
 import postmeter as pm
 from postmeter.api import logs, problems
+from postmeter.api.auth import Principals
+from postmeter.api.committer import Committer
+from postmeter.api.fastpath import ChargeFastPath
 from postmeter.api.metrics import Metrics
 from postmeter.api.routes import (
     accounts,
@@ -35,6 +38,9 @@ logger = logging.getLogger("postmeter.api")
 def create_app(ctx: Context, *, tick_interval_s: float | None = 5.0) -> FastAPI:
     """The API over ``ctx``; ``tick_interval_s`` None runs no background tick (tests)."""
     metrics = Metrics()
+    units = UnitCache(ctx)
+    principals = Principals()
+    committer = Committer(ctx, units, principals)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +54,7 @@ def create_app(ctx: Context, *, tick_interval_s: float | None = 5.0) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(committer.close)
 
     app = FastAPI(
         title="postmeter",
@@ -55,17 +62,19 @@ def create_app(ctx: Context, *, tick_interval_s: float | None = 5.0) -> FastAPI:
         summary="Prepaid credits, quotas and allocations for e-mail and SMS sending platforms.",
         lifespan=lifespan,
     )
-    units = UnitCache(ctx)
     app.state.ctx = ctx
     app.state.units = units
     app.state.metrics = metrics
+    app.state.principals = principals
+    app.state.committer = committer
     app.state.scale_of = lambda code: units.get(code).scale
     app.add_exception_handler(pm.PostmeterError, problems.on_postmeter_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(HTTPException, problems.on_http_error)
-    app.middleware("http")(logs.access_log(metrics))
+    app.add_middleware(ChargeFastPath, principals=principals, committer=committer)
+    app.add_middleware(logs.AccessLog, metrics=metrics)  # added last: it wraps the fast path
     app.include_router(health.router)
-    for module in (accounts, catalogue, credits, charges, reservations, reports, keys, admin):
+    for module in (charges, accounts, catalogue, credits, reservations, reports, keys, admin):
         app.include_router(module.router)
     return app
 

@@ -6,6 +6,8 @@ learn which references other tenants use.
 
 from __future__ import annotations
 
+import hashlib
+from threading import Lock
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -28,17 +30,63 @@ async def context(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(context)]
 
 
-def principal(
-    ctx: Ctx,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Principal:
+Authorization = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def principal(request: Request, ctx: Ctx, authorization: Authorization = None) -> Principal:
     if not authorization:
         raise ApiError(401, "unauthenticated", "send an API key: Authorization: Bearer pm_...")
-    scheme, _, token = authorization.partition(" ")
-    found = authenticate(ctx, token.strip()) if scheme.lower() == "bearer" else None
+    token = bearer_token(authorization)
+    found = authenticate(ctx, token)
     if found is None:
-        raise ApiError(401, "unauthenticated", "the API key is unknown, malformed or revoked")
+        raise unknown_key()
+    principals: Principals = request.app.state.principals
+    principals.put(token, found)
     return found
+
+
+def bearer_token(authorization: str) -> str:
+    """The key in an ``Authorization: Bearer <key>`` header value; "" for another scheme."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def unknown_key() -> ApiError:
+    """The refusal of a key that is unknown, malformed or revoked."""
+    return ApiError(401, "unauthenticated", "the API key is unknown, malformed or revoked")
+
+
+class Principals:
+    """The principals of keys authenticated lately, by a digest of the whole key, so that a
+    charge may skip the key's read (api/fastpath.py). Never trusted alone: every charge is
+    booked in a group whose first read asks whether any of its keys was revoked since
+    (api/committer.py). Read-only keys, which cannot charge, are not kept."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._known: dict[bytes, Principal] = {}
+        self._lock = Lock()
+
+    def get(self, token: str) -> Principal | None:
+        return self._known.get(_digest(token))
+
+    def put(self, token: str, who: Principal) -> None:
+        if who.read_only:
+            return
+        with self._lock:
+            if len(self._known) >= self._size:
+                self._known.clear()  # rare, and harmless: a key's next request reads it again
+            self._known[_digest(token)] = who
+
+    def forget(self, prefix: str) -> None:
+        """Forget the key ``prefix`` (found revoked)."""
+        with self._lock:
+            for digest in [d for d, who in self._known.items() if who.prefix == prefix]:
+                del self._known[digest]
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 async def writer(who: Annotated[Principal, Depends(principal)]) -> Principal:

@@ -58,29 +58,45 @@ def replayable(
     ``redact`` turns a successful body into what is kept for replays (a key's secret is not).
     """
     scope = who.actor.scope
-    fp = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    fp = fingerprint(request)
     prior = find_reply(ctx, scope, key)
     if prior is None:
         try:
             status, body = work()
-            media = "application/json"
         except PostmeterError as exc:
             status, body = from_error(exc, scale_of)
-            media = MEDIA_TYPE
-        answer = json.dumps(body)
-        reply = Reply(fp, status, json.dumps(redact(body)) if redact and status < 400 else answer)
+        text = json.dumps(body)
+        reply = Reply(fp, status, json.dumps(redact(body)) if redact and status < 400 else text)
         kept = keep_reply(ctx, scope, key, reply) if status < 500 else reply
         if kept is reply:
-            return Response(answer, status_code=status, media_type=media)
+            return answer(status, text)
         prior = kept
+    return answer(*replayed(prior, fp, key))
+
+
+def fingerprint(request: dict[str, Any]) -> str:
+    """What tells two requests under one key apart: a digest of the request as JSON."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def replayed(prior: Reply, fp: str, key: str) -> tuple[int, str, bool]:
+    """The answer to a request under a key that has ``prior`` kept: it again, or 409 when the
+    request is another than the one that got it."""
     if prior.fingerprint != fp:
         body = problem(
             409,
             "idempotency_key_reused",
             f"Idempotency-Key {key!r} was used before for a different request",
         )
-        return Response(json.dumps(body), status_code=409, media_type=MEDIA_TYPE)
-    media = MEDIA_TYPE if prior.status >= 400 else "application/json"
+        return 409, json.dumps(body), False
+    return prior.status, prior.body, True
+
+
+def answer(status: int, body: str, replay: bool = False) -> Response:
+    """An answer as sent: problem+json for a refusal, and the replay header on a replay."""
     return Response(
-        prior.body, status_code=prior.status, media_type=media, headers={REPLAYED_HEADER: "true"}
+        body,
+        status_code=status,
+        media_type=MEDIA_TYPE if status >= 400 else "application/json",
+        headers={REPLAYED_HEADER: "true"} if replay else None,
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from postmeter.domain.errors import InvalidInput, InvalidState, NotFound
 from postmeter.domain.validate import check_text
@@ -163,6 +164,20 @@ def authenticate(ctx: Context, token: str) -> Principal | None:
     if not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
     return Principal(prefix, row.role, row.account_id, row.ref, row.root_id, row.read_only)
+
+
+def revoked_among(tx: Tx, prefixes: Collection[str]) -> set[str]:
+    """Which of the keys ``prefixes`` are revoked, as ``tx`` sees them: one query for many keys,
+    so a server that remembers principals can still refuse a revoked key at once."""
+    if not prefixes:
+        return set()
+    return set(tx.conn.execute(_REVOKED_AMONG, {"prefixes": list(prefixes)}).scalars())
+
+
+_REVOKED_AMONG = select(t.api_keys.c.prefix).where(
+    t.api_keys.c.prefix.in_(bindparam("prefixes", expanding=True)),
+    t.api_keys.c.revoked_at.is_not(None),
+)
 
 
 def _is_prefix(text: str) -> bool:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import postmeter as pm
 from postmeter.api import schemas, views
 from postmeter.api.amounts import Credits, to_steps
-from postmeter.api.deps import ChangeDep
+from postmeter.api.auth import Writer
+from postmeter.api.committer import ChargeAsk, Committer
+from postmeter.api.deps import ChangeDep, Key
+from postmeter.api.idempotency import answer, fingerprint
 from postmeter.api.problems import PROBLEMS, from_error
 from postmeter.api.schemas import answers
 from postmeter.domain.errors import PostmeterError
@@ -49,17 +52,16 @@ class BatchIn(BaseModel):
     summary="Charge one send",
     responses=answers(201, schemas.ChargeOut),
 )
-def create_charge(body: ChargeIn, change: ChangeDep) -> Response:
-    def work() -> tuple[int, Any]:
-        change.sees(body.account)
-        unit = change.units.get(body.unit)
-        request = pm.ChargeRequest(
-            change.key, body.account, body.unit, to_steps(body.credits, unit), body.reference
-        )
-        done = pm.charge(change.ctx, change.who.actor, request)
-        return 201, views.charge(done, unit)
+async def create_charge(body: ChargeIn, who: Writer, key: Key, request: Request) -> Response:
+    # Booked with the charges that arrive with it, in one transaction (api/committer.py); the
+    # answer comes once that transaction is durable, and is kept for replays as any change's is.
+    committer: Committer = request.app.state.committer
+    fp = fingerprint({"op": "charge", **body.model_dump()})
+    return answer(*await committer.charge(who, key, fp, ask_of(body)))
 
-    return change.run({"op": "charge", **body.model_dump()}, work)
+
+def ask_of(body: ChargeIn) -> ChargeAsk:
+    return ChargeAsk(body.account, body.unit, body.credits, body.reference)
 
 
 @router.post(
