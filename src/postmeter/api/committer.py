@@ -58,6 +58,7 @@ class ChargeAsk:
     unit: str
     credits: int | str
     reference: str | None = None
+    sender: str | None = None
 
 
 class GroupFailed(Exception):
@@ -171,7 +172,12 @@ class Committer:
         unit = self._units.get(ask.unit)
         steps = to_steps(ask.credits, unit)
         request = ChargeRequest(
-            key=w.key, account=ask.account, unit=ask.unit, credits=steps, reference=ask.reference
+            key=w.key,
+            account=ask.account,
+            unit=ask.unit,
+            credits=steps,
+            reference=ask.reference,
+            sender=ask.sender,
         )
         return request, unit
 

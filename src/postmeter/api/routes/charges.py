@@ -32,6 +32,9 @@ class ChargeIn(BaseModel):
     unit: UnitCode
     credits: Credits
     reference: Annotated[str, Field(max_length=200)] | None = None
+    sender: Annotated[str, Field(min_length=1, max_length=253)] | None = Field(
+        None, description="The sender (domain, list, sub-account) the send goes out from."
+    )
 
 
 class BatchItemIn(ChargeIn):
@@ -61,7 +64,7 @@ async def create_charge(body: ChargeIn, who: Writer, key: Key, request: Request)
 
 
 def ask_of(body: ChargeIn) -> ChargeAsk:
-    return ChargeAsk(body.account, body.unit, body.credits, body.reference)
+    return ChargeAsk(body.account, body.unit, body.credits, body.reference, body.sender)
 
 
 @router.post(
@@ -84,9 +87,10 @@ def create_charge_batch(body: BatchIn, change: ChangeDep) -> Response:
                 results[i] = _failed(exc, change)
                 continue
             key = item.key or f"{change.key}:{i}"
-            requests.append(
-                (i, pm.ChargeRequest(key, item.account, item.unit, steps, item.reference))
+            request = pm.ChargeRequest(
+                key, item.account, item.unit, steps, item.reference, item.sender
             )
+            requests.append((i, request))
         outcomes = pm.charge_batch(change.ctx, change.who.actor, [r for _, r in requests])
         for (i, _), outcome in zip(requests, outcomes, strict=True):
             if outcome.charge is not None:
