@@ -260,8 +260,10 @@ class _Batch:
         stored: dict[str, StoredTxn] = {}
         if len(valid) == 1:
             stored = self._preload(requests[valid[0][0]])
-        elif look_up and valid:
-            stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i, _ in valid])
+        elif valid:
+            self._preload_many([requests[i] for i, _ in valid])
+            if look_up:
+                stored = self.tx.find_txns(self.actor.scope, [requests[i].key for i, _ in valid])
         pending: dict[str, _Pending] = {}  # by key: the first booking of each key in the batch
         repeats: list[tuple[int, str]] = []
         refused: list[tuple[int, str]] = []
@@ -316,6 +318,15 @@ class _Batch:
         key = (load.balance.account_id, load.balance.unit)
         self.books[key] = _Books(load.balance, sorted(load.lots, key=draw_key))
         return {}
+
+    def _preload_many(self, requests: Sequence[ChargeRequest]) -> None:
+        """Read the books of every account and unit of a batch at once (in the lock order)."""
+        loads = self.tx.load_books((r.account, r.unit) for r in requests)
+        for (ref, _), load in loads.items():
+            if ref not in self.accounts:
+                self.accounts[ref] = self._checked(load.account)
+            key = (load.balance.account_id, load.balance.unit)
+            self.books[key] = _Books(load.balance, sorted(load.lots, key=draw_key))
 
     def _draw(self, index: int, request: ChargeRequest, fp: str) -> _Pending:
         account = self.accounts.get(request.account) or self._account(request.account)
