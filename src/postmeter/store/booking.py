@@ -212,7 +212,7 @@ def _id(ref: TxnRef, ids: dict[str, int]) -> int:
 # (a row's values in column order: no key names to build and send, and json.dumps of plain lists
 # is several times faster than of dicts); ``txn`` returns the new ids, which entries and overages
 # join on by key (or take as given, for older transactions).
-_PG_BOOKING = """
+_PG_BOOKING_TEMPLATE = """
 WITH txn AS (
     INSERT INTO transactions (scope, idem_key, fingerprint, operation, root_id, actor, reason,
                               result, created_at)
@@ -231,15 +231,11 @@ WITH txn AS (
     ORDER BY x.n
 ), lot_changes AS (
     UPDATE lots SET remaining = lots.remaining + d.delta, held = lots.held + d.held
-    FROM unnest(%(lot_ids)s::integer[], %(lot_deltas)s::bigint[], %(lot_helds)s::bigint[])
-         AS d(id, delta, held)
+    FROM {lot_changes} AS d(id, delta, held)
     WHERE lots.id = d.id
 ), balance_changes AS (
     UPDATE balances SET balance = b.balance, reserved = b.reserved, assigned = b.assigned
-    FROM unnest(%(balance_accounts)s::integer[], %(balance_units)s::varchar[],
-                %(balance_totals)s::bigint[], %(balance_reserved)s::bigint[],
-                %(balance_assigned)s::bigint[])
-         AS b(account_id, unit, balance, reserved, assigned)
+    FROM {balance_changes} AS b(account_id, unit, balance, reserved, assigned)
     WHERE balances.account_id = b.account_id AND balances.unit = b.unit
 ), new_overages AS (
     INSERT INTO overages (txn_id, account_id, unit, root_id, credits, price_minor, price_per,
@@ -251,41 +247,112 @@ WITH txn AS (
 )
 SELECT id, idem_key FROM txn
 """
+# The lot and balance changes as arrays (any number of rows), or as VALUES rows (a few).
+_LOT_ARRAYS = "unnest(%(lot_ids)s::integer[], %(lot_deltas)s::bigint[], %(lot_helds)s::bigint[])"
+_LOT_ROW = "(%(lot_{i})s::integer, %(lot_delta_{i})s::bigint, %(lot_held_{i})s::bigint)"
+_BALANCE_ARRAYS = (
+    "unnest(%(balance_accounts)s::integer[], %(balance_units)s::varchar[],"
+    " %(balance_totals)s::bigint[], %(balance_reserved)s::bigint[],"
+    " %(balance_assigned)s::bigint[])"
+)
+_BALANCE_ROW = (
+    "(%(balance_{i})s::integer, %(balance_unit_{i})s::varchar, %(balance_total_{i})s::bigint,"
+    " %(balance_reserved_{i})s::bigint, %(balance_assigned_{i})s::bigint)"
+)
+# Up to this many lot (or balance) changes travel as VALUES rows. psycopg prepares a statement
+# on its fifth run, and PostgreSQL then plans it once for all runs (a generic plan) when that plan
+# costs no more than the plans made for each run's values. An array's length is unknown to the
+# generic plan, which then finds the rows by scanning tables that have grown: so PostgreSQL
+# planned the booking anew on every run (0.2 ms of a lone charge's 0.8) once the books were big,
+# and a charge cost more with a long history. A VALUES list's length is part of the statement.
+SMALL_STEP = 8
+
+
+@cache
+def _pg_booking(lots: int, balances: int) -> str:
+    """The booking statement for ``lots`` lot and ``balances`` balance changes given as VALUES
+    rows; 0: given as arrays."""
+    lot_rows = ", ".join(_LOT_ROW.format(i=i) for i in range(lots))
+    balance_rows = ", ".join(_BALANCE_ROW.format(i=i) for i in range(balances))
+    return _PG_BOOKING_TEMPLATE.format(
+        lot_changes=f"(VALUES {lot_rows})" if lots else _LOT_ARRAYS,
+        balance_changes=f"(VALUES {balance_rows})" if balances else _BALANCE_ARRAYS,
+    )
 
 
 def _write_pg(conn: Connection, booking: Booking, last: bool) -> dict[str, int]:
     instants: dict[datetime, str] = {}
-    params = {
+    params: dict[str, object] = {
         "txns": _json([(*r[:-1], _iso(r[-1], instants)) for r in booking.txns]),
         "entries": _json(
             [(*_txn_ref(ref), *e[:-1], _iso(e[-1], instants)) for ref, e in booking.entries]
         ),
-        # Lots and balances travel as arrays: the planner then knows how few rows they are and
-        # finds them by primary key (a JSON record set is guessed at 100 rows and may be hashed
-        # against a scan of the whole table). Written as array literals here: psycopg's own
-        # dumping of a list goes element by element, in Python.
-        "lot_ids": _array(i for i, (d, h) in booking.lots.items() if d or h),
-        "lot_deltas": _array(d for d, h in booking.lots.values() if d or h),
-        "lot_helds": _array(h for d, h in booking.lots.values() if d or h),
-        "balance_accounts": _array(b.account_id for b in booking.balances.values()),
-        "balance_units": _array(f'"{b.unit}"' for b in booking.balances.values()),
-        "balance_totals": _array(b.balance for b in booking.balances.values()),
-        "balance_reserved": _array(b.reserved for b in booking.balances.values()),
-        "balance_assigned": _array(b.assigned for b in booking.balances.values()),
         "overages": _json(
             [(*_txn_ref(ref), *_overage(o, instants)) for ref, o in booking.overages]
         ),
     }
+    lots = [(i, d, h) for i, (d, h) in booking.lots.items() if d or h]
+    balances = list(booking.balances.values())
+    params.update(_lot_params(lots) if len(lots) <= SMALL_STEP else _lot_arrays(lots))
+    if len(balances) <= SMALL_STEP:
+        params.update(_balance_params(balances))
+    else:
+        params.update(_balance_arrays(balances))
+    statement = _pg_booking(
+        len(lots) if len(lots) <= SMALL_STEP else 0,
+        len(balances) if len(balances) <= SMALL_STEP else 0,
+    )
     driver = conn.connection.driver_connection
     assert driver is not None
     if not last:
         with driver.cursor() as cursor:
-            cursor.execute(_PG_BOOKING, params)
+            cursor.execute(statement, params)
             return {key: int(txn_id) for txn_id, key in cursor.fetchall()}
     with driver.pipeline(), driver.cursor() as cursor:
-        cursor.execute(_PG_BOOKING, params)
+        cursor.execute(statement, params)
         driver.commit()  # queued behind the booking; returns once both are done, durably
         return {key: int(txn_id) for txn_id, key in cursor.fetchall()}
+
+
+def _lot_params(lots: list[tuple[int, int, int]]) -> dict[str, int]:
+    params: dict[str, int] = {}
+    for i, (lot_id, delta, held) in enumerate(lots):
+        params |= {f"lot_{i}": lot_id, f"lot_delta_{i}": delta, f"lot_held_{i}": held}
+    return params
+
+
+def _lot_arrays(lots: list[tuple[int, int, int]]) -> dict[str, str]:
+    # Array literals: the planner then knows how few rows they are and finds them by primary
+    # key (a JSON record set is guessed at 100 rows and may be hashed against a scan of the
+    # whole table); as literals, because psycopg dumps a list element by element, in Python.
+    return {
+        "lot_ids": _array(lot_id for lot_id, _, _ in lots),
+        "lot_deltas": _array(delta for _, delta, _ in lots),
+        "lot_helds": _array(held for _, _, held in lots),
+    }
+
+
+def _balance_params(balances: list[Balance]) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for i, b in enumerate(balances):
+        params |= {
+            f"balance_{i}": b.account_id,
+            f"balance_unit_{i}": b.unit,
+            f"balance_total_{i}": b.balance,
+            f"balance_reserved_{i}": b.reserved,
+            f"balance_assigned_{i}": b.assigned,
+        }
+    return params
+
+
+def _balance_arrays(balances: list[Balance]) -> dict[str, str]:
+    return {
+        "balance_accounts": _array(b.account_id for b in balances),
+        "balance_units": _array(f'"{b.unit}"' for b in balances),
+        "balance_totals": _array(b.balance for b in balances),
+        "balance_reserved": _array(b.reserved for b in balances),
+        "balance_assigned": _array(b.assigned for b in balances),
+    }
 
 
 def _txn_ref(ref: TxnRef) -> tuple[str | None, int | None]:
