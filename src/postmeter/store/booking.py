@@ -293,15 +293,10 @@ def _write_pg(conn: Connection, booking: Booking, last: bool) -> dict[str, int]:
     }
     lots = [(i, d, h) for i, (d, h) in booking.lots.items() if d or h]
     balances = list(booking.balances.values())
-    params.update(_lot_params(lots) if len(lots) <= SMALL_STEP else _lot_arrays(lots))
-    if len(balances) <= SMALL_STEP:
-        params.update(_balance_params(balances))
-    else:
-        params.update(_balance_arrays(balances))
-    statement = _pg_booking(
-        len(lots) if len(lots) <= SMALL_STEP else 0,
-        len(balances) if len(balances) <= SMALL_STEP else 0,
-    )
+    as_rows = (0 < len(lots) <= SMALL_STEP, 0 < len(balances) <= SMALL_STEP)  # else arrays
+    params.update(_lot_params(lots) if as_rows[0] else _lot_arrays(lots))
+    params.update(_balance_params(balances) if as_rows[1] else _balance_arrays(balances))
+    statement = _pg_booking(len(lots) * as_rows[0], len(balances) * as_rows[1])
     driver = conn.connection.driver_connection
     assert driver is not None
     if not last:
