@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal_column,
     select,
     tuple_,
     update,
@@ -228,17 +229,24 @@ class Tx:
 
     def _pg_load(self, params: dict[str, str]) -> list[Any]:
         """The charge's read on the driver's own cursor (SQLAlchemy's execution costs more than
-        the statement), in two statements: the balance row is locked first, then everything is
-        read. One statement would read the lots from the snapshot it took before waiting for the
-        lock, so a charge queued behind another change of the account would see its lots as
-        they were before that change (READ COMMITTED re-reads only the locked row)."""
+        the statement): one statement that locks the balance row and reads everything.
+
+        That statement reads the lots from the snapshot it took before it locked the row. When
+        another transaction changed the row after that snapshot (the charge queued behind it),
+        READ COMMITTED re-reads the locked row but not the lots, which may then be as they were
+        before that change. Every change to an account's lots also updates its balance row, so
+        the statement tells that case apart: the locked row's version (``xmin``) is not the one
+        its snapshot saw. Only then are the lots read again, in a second statement."""
         driver = self.conn.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor:
-            cursor.execute(_pg_sql(_LOCK_FOR_CHARGE), params)
-            cursor.execute(_pg_sql(_CHARGE_LOAD), params)
+            cursor.execute(_pg_sql(_CHARGE_LOAD_LOCKING), params)
+            rows = cursor.fetchall()
+            if rows and not rows[0][_FRESH]:
+                cursor.execute(_pg_sql(_CHARGE_LOAD), params)
+                rows = cursor.fetchall()
             # The names from the statement: psycopg builds its description in Python.
-            return [_Record(_CHARGE_LOAD_NAMES, row) for row in cursor.fetchall()]
+            return [_Record(_CHARGE_LOAD_NAMES, row[: len(_CHARGE_LOAD_NAMES)]) for row in rows]
 
     def _sqlite_load(self, params: dict[str, str]) -> list[Any]:
         """The charge's read on the driver's own cursor: SQLAlchemy's execution costs more than
@@ -402,6 +410,20 @@ _CHARGE_LOAD = (
     .where(t.accounts.c.ref == bindparam("ref"))
 )
 _CHARGE_LOAD_NAMES = list(_CHARGE_LOAD.selected_columns.keys())
+# PostgreSQL: the same, the balance row locked, and whether the locked row is the version the
+# statement's snapshot saw (an InitPlan reads that version once, from the snapshot).
+_SEEN = t.balances.alias("seen")
+_SEEN_ACCOUNT = t.accounts.alias("seen_account")
+_SEEN_VERSION = (
+    select(literal_column("seen.xmin"))
+    .select_from(_SEEN.join(_SEEN_ACCOUNT, _SEEN_ACCOUNT.c.id == _SEEN.c.account_id))
+    .where(_SEEN_ACCOUNT.c.ref == bindparam("ref"), _SEEN.c.unit == bindparam("unit"))
+    .scalar_subquery()
+)
+_CHARGE_LOAD_LOCKING = _CHARGE_LOAD.add_columns(
+    (literal_column("balances.xmin") == _SEEN_VERSION).label("fresh")
+).with_for_update(of=t.balances)
+_FRESH = len(_CHARGE_LOAD_NAMES)  # the position of "fresh" in a row
 # Many accounts' reads at once: the same columns less the transaction under a key.
 _PAIR_IN = tuple_(t.accounts.c.ref, t.balances.c.unit).in_(bindparam("pairs", expanding=True))
 _BOOKS_LOAD = (
@@ -429,12 +451,6 @@ _LOCK_BOOKS = (
     .select_from(t.balances.join(t.accounts, t.accounts.c.id == t.balances.c.account_id))
     .where(_PAIR_IN)
     .order_by(t.balances.c.account_id, t.balances.c.unit)
-    .with_for_update(of=t.balances)
-)
-_LOCK_FOR_CHARGE = (
-    select(t.balances.c.account_id)
-    .select_from(t.balances.join(t.accounts, t.accounts.c.id == t.balances.c.account_id))
-    .where(t.accounts.c.ref == bindparam("ref"), t.balances.c.unit == bindparam("unit"))
     .with_for_update(of=t.balances)
 )
 _PG_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
