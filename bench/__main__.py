@@ -1,7 +1,7 @@
 """``python -m bench``: the charge benchmarks on SQLite and PostgreSQL (``make bench``).
 
 The library's charges (bench/run.py), then charges over loopback HTTP against ``postmeter
-serve`` in a process of its own (bench/http.py).
+serve`` in a process of its own (bench/http.py), then SMS recipients rated (bench/rating.py).
 
 Writes docs/benchmarks.md and prints a table, then, as its last line on stdout, one JSON object
 of named figures. Progress goes to stderr.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.support.databases import BACKENDS, Databases
 
-from bench import report
+from bench import rating, report
 from bench.machine import describe
 from bench.run import BackendResult, run_backend
 from bench.sizes import FULL, QUICK
@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_backend(dbs, backend, sizes, _log))
     finally:
         dbs.close()
+    numbers = rating.NUMBERS // 10 if args.quick else rating.NUMBERS
+    _log(f"rating {numbers:,} SMS recipients beside phonenumbers.parse")
+    rated = rating.measure(3.0 if args.quick else 12.0, numbers)
     figs = [f for r in results for f in report.figures(r)]
+    figs.append(report.rating_figure(rated, numbers))
     doc: Path | None = args.doc
     if doc is None and not args.quick and not args.only:
         doc = DEFAULT_DOC

@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -37,9 +38,9 @@ COUNTRIES = (
 TEXT = "Your code is 123456"
 
 
-def measure(seconds_budget: float = 12.0) -> dict[str, float]:
+def measure(seconds_budget: float = 12.0, count: int = NUMBERS) -> dict[str, Any]:
     """Numbers per second parsed, and rated, and the median ratio of the two, over 3+ rounds."""
-    numbers = sample_numbers()
+    numbers = sample_numbers(count)
     card = RateCardVersion(datetime(2026, 1, 1, tzinfo=UTC), dict.fromkeys(COUNTRIES, 5))
 
     def parse() -> object:
@@ -57,6 +58,7 @@ def measure(seconds_budget: float = 12.0) -> dict[str, float]:
         parse_per_s.append(len(numbers) / _timed(parse))
         rating_per_s.append(len(numbers) / _timed(rate))
     return {
+        "spread": (min(rating_per_s), max(rating_per_s)),
         "rating_per_s": statistics.median(rating_per_s),
         "parse_per_s": statistics.median(parse_per_s),
         "ratio": statistics.median(r / p for r, p in zip(rating_per_s, parse_per_s, strict=True)),
@@ -96,4 +98,4 @@ def _timed(work: Callable[[], object]) -> float:
 
 if __name__ == "__main__":
     for name, value in measure().items():
-        print(f"{name:>13}  {value:,.2f}")
+        print(f"{name:>13}  {value}")
