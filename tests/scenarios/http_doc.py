@@ -11,7 +11,8 @@ one or more exchanges; an exchange is written as HTTP is:
   sent exactly as written;
 - the answer: ``HTTP/1.1 <status> <reason>``, the headers worth reading (``Content-Type`` when it
   is not plain JSON, ``Idempotent-Replayed`` on a replay), a blank line and the JSON body,
-  pretty-printed in the order the API gives its keys.
+  pretty-printed in the order the API gives its keys; ``key:$KEY_PREFIX`` stands for the
+  operator key's visible prefix, made anew on every run.
 
 Everything from the status line to the next exchange is replaced by the real answer. Run
 ``python -m tests.scenarios.http_doc`` to write the answers into docs/api.md; the test checks the
@@ -39,6 +40,9 @@ from postmeter.service import keys
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 KEY_VARIABLE = "$KEY"
+# Who did something, in an answer (a transfer's ``actor``...), is ``key:<prefix>`` of the
+# operator key: its prefix is new on every run, so the doc writes it as this.
+PREFIX_VARIABLE = "$KEY_PREFIX"
 SHOWN_HEADERS = (REPLAYED_HEADER,)  # shown whenever the app sends them (and Content-Type, below)
 
 _FENCE = re.compile(r"^```http\n(.*?)^```\n", re.S | re.M)
@@ -173,8 +177,13 @@ class Story:
             f"{name}: {answer.headers[name]}" for name in SHOWN_HEADERS if name in answer.headers
         ]
         if answer.content:
-            lines += ["", *json.dumps(answer.json(), indent=2, ensure_ascii=False).splitlines()]
+            text = json.dumps(answer.json(), indent=2, ensure_ascii=False)
+            lines += ["", *self._unprefixed(text).splitlines()]
         return lines
+
+    def _unprefixed(self, text: str) -> str:
+        prefix = self._secret().split("_")[1]
+        return text.replace(f"key:{prefix}", f"key:{PREFIX_VARIABLE}")
 
     def _set_clock(self, verb: str, when: datetime) -> None:
         if (verb == "reads") != (self.clock is None):

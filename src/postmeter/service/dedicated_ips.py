@@ -17,7 +17,7 @@ from sqlalchemy import Row, func, insert, select, update
 from postmeter.domain import dedicated_ips as rules
 from postmeter.domain.books import CHARGE
 from postmeter.domain.errors import InvalidInput, NotFound
-from postmeter.domain.validate import is_id
+from postmeter.domain.validate import MAX_ID, check_text, is_id
 from postmeter.service import senders
 from postmeter.service.context import Actor, Context
 from postmeter.service.once import run_once
@@ -137,6 +137,10 @@ def decide_ip(
     reason: str | None = None,
 ) -> IpRequestView:
     """The operator approves or refuses (with a reason the owner is told) a pending request."""
+    if reason is not None:
+        # Checked before the transaction row that keeps the reason is written: PostgreSQL
+        # refuses a NUL in text with a driver error, not the InvalidInput the rules would give.
+        check_text(reason, "the reason", 500)
     request = {"request": request_id, "approve": approve, "reason": reason}
 
     def work(tx: Tx, _txn: int, now: datetime) -> dict[str, Any]:
@@ -163,18 +167,26 @@ def decide_ip(
     return IpRequestView(**result)
 
 
-def ip_requests(ctx: Context, account: str) -> list[IpRequestView]:
-    """The account's requests, newest first."""
+def ip_requests(
+    ctx: Context, account: str, *, before_id: int | None = None, limit: int | None = None
+) -> list[IpRequestView]:
+    """The account's requests, newest first; page with ``before_id`` (the last id seen) and
+    ``limit`` (all when None)."""
     with ctx.store.read() as tx:
         account_id = senders.account_id(tx, account)
         r, s = t.ip_requests.c, t.senders.c
-        ids = tx.conn.scalars(
+        query = (
             select(r.id)
             .join(t.senders, s.id == r.sender_id)
             .where(s.account_id == account_id)
             .order_by(r.id.desc())
         )
-        return [IpRequestView(**_view(tx, request_id)) for request_id in ids]
+        if before_id is not None:
+            # Ids are 32-bit: PostgreSQL would refuse to compare the column with a larger one.
+            query = query.where(r.id <= min(before_id - 1, MAX_ID))
+        if limit is not None:
+            query = query.limit(limit)
+        return [IpRequestView(**_view(tx, request_id)) for request_id in tx.conn.scalars(query)]
 
 
 def _figures(tx: Tx, sender_id: int, now: datetime) -> rules.SenderFigures:

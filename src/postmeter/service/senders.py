@@ -22,9 +22,9 @@ from sqlalchemy import Row, insert, select, update
 from postmeter.domain import senders as rules
 from postmeter.domain import statuses
 from postmeter.domain.assignments import Pool, resize_assignment
-from postmeter.domain.errors import AlreadyExists, NotFound
+from postmeter.domain.errors import AlreadyExists, InsufficientCredits, NotFound
 from postmeter.domain.periods import monthly
-from postmeter.domain.validate import check_text
+from postmeter.domain.validate import MAX_ID, check_text
 from postmeter.service import lookup
 from postmeter.service.catalogue import plan
 from postmeter.service.context import Actor, Context
@@ -136,6 +136,10 @@ def change_status(
     reason: str | None = None,
 ) -> Sender:
     """Suspend, resume, block, unblock, or ask for / decide an unblock, as ``role`` may."""
+    if reason is not None:
+        # Checked before the transaction row that keeps the reason is written: PostgreSQL
+        # refuses a NUL in text with a driver error, not the InvalidInput the rules would give.
+        check_text(reason, f"the reason to {str(action).replace('_', ' ')}", 500)
     request = {"account": account, "name": name, "action": action, "role": role}
 
     def work(tx: Tx, txn_id: int, now: datetime) -> dict[str, Any]:
@@ -174,26 +178,59 @@ def get_sender(ctx: Context, account: str, name: str) -> Sender:
 
 
 def list_senders(ctx: Context, account: str) -> list[Sender]:
+    return page_senders(ctx, account)[0]
+
+
+def page_senders(
+    ctx: Context, account: str, *, after_id: int = 0, limit: int | None = None
+) -> tuple[list[Sender], int | None]:
+    """The account's senders in the order they were added, after ``after_id``: a page of at
+    most ``limit`` (all when None) and the id to continue after (None at the end)."""
     with ctx.store.read() as tx:
         row = lookup.account(tx, account)
-        ids = tx.conn.scalars(
-            select(t.senders.c.id).where(t.senders.c.account_id == row.id).order_by(t.senders.c.id)
-        )
+        s = t.senders.c
+        query = select(s.id).where(s.account_id == row.id, s.id > _clamp(after_id))
+        ids, more = _page(tx, query.order_by(s.id), limit)
         now = ctx.clock.now()
-        return [Sender(**_view(tx, sender_id, now)) for sender_id in ids]
+        return [Sender(**_view(tx, sender_id, now)) for sender_id in ids], more
 
 
 def sender_history(ctx: Context, account: str, name: str) -> list[SenderEvent]:
     """Every status change of the sender, oldest first: who, as what, why."""
+    return page_history(ctx, account, name)[0]
+
+
+def page_history(
+    ctx: Context, account: str, name: str, *, after_id: int = 0, limit: int | None = None
+) -> tuple[list[SenderEvent], int | None]:
+    """The sender's status changes, oldest first, after ``after_id``: a page and the id to
+    continue after (None at the end)."""
     with ctx.store.read() as tx:
         sender_id = _sender(tx, account, name).id
         e = t.sender_events.c
+        query = select(e.id).where(e.sender_id == sender_id, e.id > _clamp(after_id))
+        ids, more = _page(tx, query.order_by(e.id), limit)
         rows = tx.conn.execute(
             select(e.created_at, e.action, e.role, e.actor, e.reason, e.before, e.after)
-            .where(e.sender_id == sender_id)
+            .where(e.id.in_(ids))
             .order_by(e.id)
         )
-        return [SenderEvent(r.created_at.isoformat(), *r[1:]) for r in rows]
+        return [SenderEvent(r.created_at.isoformat(), *r[1:]) for r in rows], more
+
+
+def _clamp(after_id: int) -> int:
+    """Ids are 32-bit: a position beyond any id has nothing after it (and PostgreSQL would
+    refuse to compare the column with it)."""
+    return min(max(after_id, 0), MAX_ID)
+
+
+def _page(tx: Tx, query: Any, limit: int | None) -> tuple[list[int], int | None]:
+    """The ids ``query`` selects, at most ``limit`` of them, and the last one when more follow:
+    one row beyond the page tells whether there is a next page without a second query."""
+    if limit is None:
+        return list(tx.conn.scalars(query)), None
+    ids = list(tx.conn.scalars(query.limit(limit + 1)))
+    return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
 
 
 # -- inside a unit of work: the charge path and expiry use these --------------------------------
@@ -238,7 +275,10 @@ def _apply_sharing(tx: Tx, sender_id: int, sharing: rules.Sharing) -> None:
     if wanted != row.assigned:
         key = (row.account_id, row.unit)
         balance = tx.lock_balances([key])[key]
-        growth = resize_assignment(row.name, row.assigned, wanted, Pool.of(balance))
+        try:
+            growth = resize_assignment(row.name, row.assigned, wanted, Pool.of(balance))
+        except InsufficientCredits as exc:
+            raise _in_credits(tx, row, wanted, exc) from exc
         tx.conn.execute(
             update(t.balances)
             .where(t.balances.c.account_id == row.account_id, t.balances.c.unit == row.unit)
@@ -255,18 +295,43 @@ def _apply_sharing(tx: Tx, sender_id: int, sharing: rules.Sharing) -> None:
     )
 
 
+def _in_credits(
+    tx: Tx, row: Row[Any], wanted: int, exc: InsufficientCredits
+) -> InsufficientCredits:
+    """The refusal said again in credits of the sender's unit, with the unit among its details
+    (so an API answer shows the shortfall as a decimal): the rule counts in steps."""
+    unit = lookup.unit(tx, row.unit)
+    short, free = exc.details["shortfall"], exc.details["available"]
+    return InsufficientCredits(
+        f"cannot assign {unit.format(wanted)} {row.unit} credits to sender {row.name!r}: "
+        f"{unit.format(short)} more than the unassigned credits (unassigned: "
+        f"{unit.format(free)})",
+        sender=row.name,
+        unit=row.unit,
+        shortfall=short,
+        available=free,
+    )
+
+
 def _share(sharing: rules.Sharing) -> dict[str, Any]:
     return {"mode": sharing.mode, "limit": sharing.limit}
 
 
 def _find(tx: Tx, account_id: int, name: str) -> Row[Any] | None:
+    if not _could_be_name(name):
+        return None  # no sender has it, and PostgreSQL would fail on a NUL in it
     return tx.conn.execute(
         select(t.senders).where(t.senders.c.account_id == account_id, t.senders.c.name == name)
     ).first()
 
 
+def _could_be_name(name: object) -> bool:
+    """Whether ``name`` could have passed ``create_sender``'s check (so may be looked up)."""
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME and name.isprintable()
+
+
 def _sender(tx: Tx, account: str, name: str) -> Row[Any]:
-    row = _find(tx, lookup.account(tx, account).id, name) if isinstance(name, str) else None
+    row = _find(tx, lookup.account(tx, account).id, name)
     if row is None:
         raise NotFound(f"account {account!r} has no sender {name!r}", sender=name)
     return row
