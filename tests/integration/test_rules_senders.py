@@ -195,8 +195,13 @@ def test_assigned_credits_are_set_aside_from_the_others(sms: pm.Context) -> None
     assert pm.summary(sms, "shop", "sms").available == 2_000
     with pytest.raises(errors.InsufficientCredits):
         charge(sms, "free", 2_001, "list-free", account="shop")
-    with pytest.raises(errors.AssignmentExhausted):
+    with pytest.raises(errors.AssignmentExhausted) as refused:
         charge(sms, "a1", 3_001, "list-a", account="shop")
+    # Said in SMS credits (two decimals), the amounts in steps with their unit for the API.
+    assert "has 30.00 credits left of its assignment; this needs 30.01" in str(refused.value)
+    assert refused.value.details == {
+        "sender": "list-a", "unit": "sms", "room": 3_000, "shortfall": 1
+    }  # fmt: skip
     charge(sms, "a2", 3_000, "list-a", account="shop")
     charge(sms, "f", 2_000, "list-free", account="shop")
     assert assigned(sms) == ({"list-a": 0, "list-b": 2_000, "list-c": 0, "list-free": 0}, 2_000)

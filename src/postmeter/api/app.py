@@ -21,13 +21,18 @@ from postmeter.api.metrics import Metrics
 from postmeter.api.routes import (
     accounts,
     admin,
+    campaigns,
     catalogue,
     charges,
     credits,
     health,
     keys,
+    rate_cards,
+    rating,
     reports,
+    resellers,
     reservations,
+    senders,
 )
 from postmeter.api.units import UnitCache
 from postmeter.service.context import Context
@@ -74,7 +79,8 @@ def create_app(ctx: Context, *, tick_interval_s: float | None = 5.0) -> FastAPI:
     app.add_middleware(ChargeFastPath, principals=principals, committer=committer)
     app.add_middleware(logs.AccessLog, metrics=metrics)  # added last: it wraps the fast path
     app.include_router(health.router)
-    for module in (charges, accounts, catalogue, credits, reservations, reports, keys, admin):
+    routers = (charges, accounts, catalogue, credits, reservations, reports, keys, admin)
+    for module in (*routers, senders, resellers, rating, rate_cards, campaigns):
         app.include_router(module.router)
     return app
 

@@ -93,7 +93,7 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]
 
 
 # Details that are amounts, in integer steps of the error's ``unit``: shown as decimals.
-_AMOUNTS = ("shortfall", "available")
+_AMOUNTS = ("shortfall", "available", "room")
 
 
 def from_error(

@@ -21,7 +21,10 @@ from postmeter.domain.amounts import check_credits
 from postmeter.domain.assignments import Pool
 from postmeter.domain.books import CHARGE, USAGE, Balance
 from postmeter.domain.errors import (
+    AssignmentExhausted,
+    CapReached,
     IdempotencyConflict,
+    InsufficientCredits,
     InvalidInput,
     NotFound,
     PostmeterError,
@@ -285,6 +288,7 @@ class _Batch:
             # which must answer as it did then (lots a refusal leaves untouched: nothing to undo).
             self._replay_refused(requests, refused, outcomes)
         if atomic:
+            self._short_as_a_whole(requests, outcomes)
             _all_or_nothing(requests, outcomes, pending, repeats)
         ids = self._book(pending.values())
         for p in pending.values():
@@ -294,6 +298,25 @@ class _Batch:
             prior = StoredTxn(ids[p.request.key], p.fingerprint, p.result())
             outcomes[i] = _replay(requests[i], fp, prior)
         return cast(list[Outcome], outcomes)
+
+    def _short_as_a_whole(
+        self, requests: Sequence[ChargeRequest], outcomes: list[Outcome | None]
+    ) -> None:
+        """An all-or-nothing batch refused for credits says what the whole batch lacks (a send
+        to many countries), not what the item that found the lots empty lacked."""
+        i, first = next(((i, o) for i, o in enumerate(outcomes) if o and o.error), (0, None))
+        if first is None or not isinstance(first.error, InsufficientCredits):
+            return
+        r = first.request
+        books = self.books.get((self.accounts[r.account].row.id, r.unit))
+        if books is None:
+            return
+        b = books.balance  # as read: the batch's draws are not written to it yet
+        available = max(b.balance - b.reserved - b.assigned, 0)
+        wanted = sum(q.credits for q in requests if (q.account, q.unit) == (r.account, r.unit))
+        if wanted > available:
+            short = lookup.shortfall(self.tx, r.account, r.unit, wanted - available, available)
+            outcomes[i] = Outcome(r, error=short)
 
     def _replay_refused(
         self,
@@ -335,7 +358,10 @@ class _Batch:
         sender = None
         if request.sender is not None:
             sender = self._sender(account.row, request.sender)
-            sender.check(request)
+            try:
+                sender.check(request)
+            except (CapReached, AssignmentExhausted) as exc:
+                raise _in_credits(self.tx, exc, request.unit) from None
         key = (account.row.id, request.unit)
         books = self.books.get(key) or self._load(key)
         balance = books.balance
@@ -482,6 +508,23 @@ def _all_or_nothing(
             "some of the batch's keys were booked before and others not: an all-or-nothing "
             "batch replays whole, or is a different request"
         )
+
+
+def _in_credits(
+    tx: Tx, exc: CapReached | AssignmentExhausted, unit_code: str
+) -> CapReached | AssignmentExhausted:
+    """A sender's refusal said in the unit's credits (the domain counts in steps)."""
+    unit = lookup.unit(tx, unit_code)
+    room, short = exc.details["room"], exc.details["shortfall"]
+    what = "assignment" if isinstance(exc, AssignmentExhausted) else "cap for this period"
+    return type(exc)(
+        f"sender {exc.details['sender']!r} has {unit.format(room)} credits left of its {what};"
+        f" this needs {unit.format(room + short)}",
+        sender=exc.details["sender"],
+        unit=unit_code,
+        room=room,
+        shortfall=short,
+    )
 
 
 def _replay(request: ChargeRequest, fp: str, prior: StoredTxn) -> Outcome:
