@@ -10,11 +10,13 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from postmeter.domain.errors import InvalidInput
 from postmeter.domain.phones import (
+    CACHE_SIZE,
     COUNTRIES,
     Destination,
     check_region,
     clear_cache,
     locate,
+    locate_all,
     normalise,
 )
 
@@ -161,3 +163,13 @@ def test_the_country_is_the_library_s_on_random_numbers_of_shared_calling_codes(
     disagreements = [n for n in numbers if locate(n).country != _library_answer(n)]
     assert disagreements == []
     assert any(locate(n).country not in (None, "US", "GB", "RU") for n in numbers)
+
+
+def test_a_list_longer_than_the_cache_is_located_as_each_number_alone() -> None:
+    rng = random.Random(13)
+    variants = _variants(rng)
+    numbers = [rng.choice(variants) for _ in range(CACHE_SIZE + 5_000)]  # repeats included
+    numbers += ["", "+", "not a number", "+999123"]
+    short = numbers[:500]
+    assert locate_all(numbers) == [locate(n) for n in numbers]
+    assert locate_all(short, "FR") == [locate(n, "FR") for n in short]

@@ -17,7 +17,7 @@ Destination(country='FR', e164='+33612345678', reason=None)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 from typing import Literal, NamedTuple
 
@@ -65,6 +65,22 @@ def locate(number: str, default_region: str | None = None) -> Destination:
     return _locate(number, default_region)
 
 
+def locate_all(numbers: Sequence[str], default_region: str | None = None) -> list[Destination]:
+    """``locate`` for each of ``numbers``; each distinct number is located once. A list longer
+    than the cache would only churn it (every answer evicting an older one): such a list is
+    located without it."""
+    if len(numbers) <= CACHE_SIZE:
+        return [_locate(number, default_region) for number in numbers]
+    found: dict[str, Destination] = {}
+    out: list[Destination] = []
+    for number in numbers:
+        where = found.get(number)
+        if where is None:
+            where = found[number] = _find(number, default_region)
+        out.append(where)
+    return out
+
+
 def clear_cache() -> None:
     """Forget the numbers located so far, for a benchmark or test that needs the cold path."""
     _locate.cache_clear()
@@ -86,8 +102,7 @@ def normalise(number: str, default_region: str | None = None) -> str:
     return where.e164
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def _locate(number: str, default_region: str | None) -> Destination:
+def _find(number: str, default_region: str | None) -> Destination:
     try:
         parsed = phonenumbers.parse(number, default_region)
     except phonenumbers.NumberParseException:
@@ -100,6 +115,9 @@ def _locate(number: str, default_region: str | None) -> Destination:
     if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
         return Destination(None, e164, "unknown_country")
     return Destination(region, e164, None)
+
+
+_locate = lru_cache(maxsize=CACHE_SIZE)(_find)
 
 
 def _region(parsed: PhoneNumber, national: str) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any, Literal, NamedTuple
 
 from postmeter.domain.amounts import MAX_CREDITS, check_credits
 from postmeter.domain.errors import InvalidInput, Unratable
-from postmeter.domain.phones import check_region, locate
+from postmeter.domain.phones import check_region, locate_all
 from postmeter.domain.rates import DEFAULT, RateCardVersion
 from postmeter.domain.sms import Segments, segment
 
@@ -141,14 +141,13 @@ def _count_by_country(
 ) -> tuple[dict[str, int], list[Refusal]]:
     """Recipients per rated country, and the numbers refused.
 
-    The hot path of rating: one ``locate`` (cached by number) and one dictionary update each.
+    The hot path of rating: one ``locate`` and one dictionary update each.
     """
     counts: dict[str, int] = {}
     refused: list[Refusal] = []
     rated = rates.rates
     rates_every_country = rates.default is not None
-    for number in numbers:
-        country, _, reason = locate(number, region)
+    for number, (country, _, reason) in zip(numbers, locate_all(numbers, region), strict=True):
         if country is None:
             assert reason is not None, "a number without a country says why"
             refused.append(Refusal(number, reason))
