@@ -6,6 +6,15 @@ never-expiring last, then oldest, then id); plan periods are granted as time pas
 once, and expire at their period's end; reservations hold credits and give them back to their own
 lots; idempotency keys replay what went through and refuse another request.
 
+Child accounts [white label]: a parent adds credits to a direct child (one new lot in the child
+that never expires, drawn from the parent's lots in draw-down order) or takes back what the child
+holds of its gifts, neither spent nor reserved nor set aside for a sender (one new lot in the
+parent that expires with its plan's period); never between trees. Each given lot keeps its own
+journal (in, back, used), from which a reseller's books are read: C what children hold of its
+gifts, D what left them this period other than coming back, B its own available credits, A the
+plan's credits (or C when the period began, if more). A period of a reseller plan grants the plan
+less C as it stood when the period began: at renewal C stays, D goes to 0, and B = A - C.
+
 The only thing the model takes from the engine is identity: the ids of lots, reservations and
 subscriptions, learnt from the engine's answers or from its lots table (``engine_lots``).
 Refusals are :class:`Refusal` exceptions naming the engine's error class, so a test can compare.
@@ -33,7 +42,10 @@ ADJUSTMENT = "adjustment"
 ROLLING = "days"
 MONTHLY = "monthly"
 HELD = "held"
+TRANSFER = "transfer"
 FREE_ACCESS, CAP, ASSIGNMENT = "free_access", "cap", "assignment"
+# What a given lot's journal says: credits in from the parent, back to it, or used otherwise.
+GIVEN_IN, GIVEN_BACK, USED = "in", "back", "used"
 # Sender status changes: (the states an action starts from, the state it leaves).
 SENDER_MOVES = {
     "suspend": (("active",), "suspended"),
@@ -95,6 +107,8 @@ class Lot:
     remaining: int = -1
     held: int = 0
     id: int = 0  # the engine's id, once learnt
+    giver: str | None = None  # the parent that gave it (a transfer to a child)
+    log: list[tuple[datetime, int, str]] = field(default_factory=list)  # a given lot's journal
 
     def __post_init__(self) -> None:
         if self.remaining < 0:
@@ -119,6 +133,7 @@ class Plan:
     kind: str  # ROLLING or MONTHLY
     days: int | None = None
     free: bool = False
+    seats: int = 0  # a plan with seats is a reseller plan: that many open children
 
 
 @dataclass(frozen=True)
@@ -192,6 +207,10 @@ class Account:
     overage: int = 0
     lots: list[Lot] = field(default_factory=list)
     senders: dict[str, Sender] = field(default_factory=dict)  # in creation (id) order
+    # Whether it ever held or moved credits other than a reseller plan's (sign-up, grant,
+    # package, another plan, a send, a hold, an assignment): only an account that never did
+    # must keep A = B + C + D exactly (service/resellers.py, ``keeps_to_its_plan``).
+    mixed: bool = False
 
     @property
     def balance(self) -> int:
@@ -227,7 +246,32 @@ class TickStats:
     renewals: int = 0
     timeouts: int = 0
     expired_credits: int = 0
-    new_lots: list[Lot] = field(default_factory=list)
+    new_lots: list[Lot | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a transfer should answer: + added to the child, - taken back."""
+
+    credits: int
+    takes: list[tuple[Lot, int]]  # from the giver, in draw-down order
+    lot: Lot  # the receiver's new lot
+    parent: Account
+    child: Account
+
+
+@dataclass(frozen=True)
+class ResellerFigures:
+    """A reseller's books and plan summary, as ``reseller_books`` shows them."""
+
+    a: int
+    b: int
+    c: int
+    d: int
+    users_created: int
+    users_allowed: int
+    period_start_at: str
+    renews_at: str
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -269,6 +313,8 @@ class Model:
     # -- accounts ---------------------------------------------------------------------------
 
     def create_account(self, ref: str, parent: str | None, tz: str) -> Account:
+        if parent is not None:
+            self._check_seat(parent)
         account = Account(ref, parent, tz, self.now)
         self.accounts[ref] = account
         if self.signup_credits:
@@ -278,7 +324,29 @@ class Model:
         return account
 
     def set_status(self, ref: str, status: str) -> None:
-        self.accounts[ref].status = status
+        account = self.accounts[ref]
+        if account.status == "closed" and status != "closed" and account.parent is not None:
+            self._check_seat(account.parent)  # a reopened child takes a seat again
+        account.status = status
+
+    def seats(self, ref: str) -> int | None:
+        """How many open children ``ref`` may have: the most its plans with seats allow."""
+        allowed = [s.plan.seats for s in self.subscriptions if s.account == ref and s.plan.seats]
+        return max(allowed) if allowed else None
+
+    def users_created(self, ref: str) -> int:
+        """Its child accounts that are not closed (each takes a seat)."""
+        return sum(1 for a in self.accounts.values() if a.parent == ref and a.status != "closed")
+
+    def _check_seat(self, parent: str) -> None:
+        seats = self.seats(parent)
+        if seats is not None and self.users_created(parent) >= seats:
+            raise Refusal("SeatsExhausted")
+
+    def root(self, ref: str) -> str:
+        while (parent := self.accounts[ref].parent) is not None:
+            ref = parent
+        return ref
 
     def set_payg(self, ref: str, on: bool) -> None:
         self.accounts[ref].payg = on
@@ -328,17 +396,26 @@ class Model:
             raise Refusal("InvalidState")
         if plan.kind == MONTHLY and anchor_day is None:
             anchor_day = self.now.astimezone(ZoneInfo(account.tz)).day
+        if plan.free or not plan.seats or any(s.account == ref for s in self.subscriptions):
+            account.mixed = True  # credits beyond one reseller plan's
         sub = Subscription(ref, plan, self.now, account.tz, anchor_day, next(self._serials))
         self.subscriptions.append(sub)
         self._grant_period(sub, 0)
         return sub
 
-    def _grant_period(self, sub: Subscription, index: int) -> Lot:
+    def _grant_period(self, sub: Subscription, index: int) -> Lot | None:
+        """The period's lot: the plan's credits, less C when the period began for the account's
+        reseller plan (none at all when children hold the whole plan)."""
+        credits = sub.plan.credits
+        if self.reseller_subscription(sub.account) is sub:
+            credits = max(credits - self.held_before(sub.account, sub.boundary(index)), 0)
+        if credits == 0:
+            return None
         source = FREE if sub.plan.free else PLAN
         lot = Lot(
             sub.account,
             source,
-            sub.plan.credits,
+            credits,
             created_at=sub.boundary(index),
             expires_at=sub.boundary(index + 1),
             origin=("period", sub.serial, index),
@@ -356,7 +433,14 @@ class Model:
     ) -> Lot:
         lot = Lot(ref, source, credits, self.now, expires_at, origin)
         self.accounts[ref].lots.append(lot)
+        self.accounts[ref].mixed = True
         return lot
+
+    def _spend(self, lot: Lot, n: int, why: str = USED) -> None:
+        """Take ``n`` credits out of a lot; a given lot writes it in its journal."""
+        lot.remaining -= n
+        if lot.giver is not None and n:
+            lot.log.append((self.now, -n, why))
 
     # -- credits out ------------------------------------------------------------------------
 
@@ -392,8 +476,9 @@ class Model:
         if short and (assigned or not account.payg):
             raise Refusal("InsufficientCredits", short)
         for lot, n in takes:
-            lot.remaining -= n
+            self._spend(lot, n)
         account.overage += short
+        account.mixed = True
         if spender is not None:
             spender.used += credits
             if assigned:
@@ -450,14 +535,14 @@ class Model:
         self._check_assignment(account, 0, limit if mode == ASSIGNMENT else 0)
         sender = Sender(name)
         account.senders[name] = sender
-        self._share(sender, mode, limit)
+        self._share_in(account, sender, mode, limit)
         return sender
 
     def set_sharing(self, ref: str, name: str, mode: str, limit: int | None) -> Sender:
         account = self.accounts[ref]
         sender = account.senders[name]
         self._check_assignment(account, sender.assigned, limit if mode == ASSIGNMENT else 0)
-        self._share(sender, mode, limit)
+        self._share_in(account, sender, mode, limit)
         return sender
 
     def change_sender(self, ref: str, name: str, action: str) -> Sender:
@@ -473,6 +558,11 @@ class Model:
         growth = (wanted or 0) - current
         if growth > account.available:
             raise Refusal("InsufficientCredits", growth - account.available)
+
+    def _share_in(self, account: Account, sender: Sender, mode: str, limit: int | None) -> None:
+        self._share(sender, mode, limit)
+        if sender.assigned:
+            account.mixed = True  # set aside: not B
 
     @staticmethod
     def _share(sender: Sender, mode: str, limit: int | None) -> None:
@@ -495,7 +585,119 @@ class Model:
         if credits > account.available:
             raise Refusal("InsufficientCredits", credits - account.available)
         for lot, n in self.take_order(account, credits):
-            lot.remaining -= n
+            self._spend(lot, n)
+        account.mixed = True
+
+    # -- child accounts ---------------------------------------------------------------------
+
+    def transfer(self, parent: str, child: str, credits: int) -> Moved:
+        """Add ``credits`` from ``parent`` to its direct child: drawn from the parent's lots in
+        draw-down order, up to what it has available; one new lot in the child, never expiring."""
+        giver, receiver = self._pair(parent, child)
+        self.active(child)  # the child and every account above it, the parent included
+        wanted = min(credits, max(giver.available, 0))
+        takes = self.take_order(giver, wanted)
+        short = credits - sum(n for _, n in takes)
+        if short:
+            raise Refusal("InsufficientCredits", short)
+        for lot, n in takes:
+            self._spend(lot, n)  # a gift of a gift is used, as far as the first giver sees
+        lot = Lot(child, TRANSFER, credits, self.now, None, ("transfer",), giver=parent)
+        lot.log.append((self.now, credits, GIVEN_IN))
+        receiver.lots.append(lot)
+        return Moved(credits, takes, lot, giver, receiver)
+
+    def takeable(self, parent: str, child: str) -> int:
+        """What ``parent`` may take back from ``child``: what the child holds of its gifts,
+        neither spent nor reserved, and not more than the child has available."""
+        account = self.accounts[child]
+        gifts = sum(max(x.free, 0) for x in account.lots if x.giver == parent and x.remaining)
+        return min(gifts, max(account.available, 0))
+
+    def take_back(self, parent: str, child: str, credits: int) -> Moved:
+        giver, receiver = self._pair(parent, child)
+        self.active(parent)  # a suspended child may still be taken from
+        takeable = self.takeable(parent, child)
+        if credits > takeable:
+            raise Refusal("InsufficientCredits", credits - takeable)
+        gifts = sorted((x for x in receiver.lots if x.giver == parent), key=Lot.rank)
+        takes, left = [], credits
+        for gift in gifts:
+            n = min(max(gift.free, 0), left)
+            if n:
+                takes.append((gift, n))
+                left -= n
+                self._spend(gift, n, GIVEN_BACK)
+        expires_at = self._period_end(parent)
+        lot = Lot(parent, TRANSFER, credits, self.now, expires_at, ("back",))
+        giver.lots.append(lot)
+        return Moved(-credits, takes, lot, giver, receiver)
+
+    def _pair(self, parent: str, child: str) -> tuple[Account, Account]:
+        """The parent and its direct child, or why credits may not move between them."""
+        if parent not in self.accounts or child not in self.accounts:
+            raise Refusal("NotFound")
+        if self.root(parent) != self.root(child):
+            raise Refusal("OutsideTree")
+        if self.accounts[child].parent != parent:
+            raise Refusal("Refused")  # itself, its parent, a grandchild, a sibling...
+        return self.accounts[parent], self.accounts[child]
+
+    def _period_end(self, ref: str) -> datetime | None:
+        """When credits taken back expire: with the current period of the account's reseller
+        plan, else of its oldest other plan that is not a free allowance; never without one."""
+        subs = [s for s in self.subscriptions if s.account == ref and not s.plan.free]
+        subs.sort(key=lambda s: (s.plan.seats == 0, s.serial))
+        return subs[0].next_renewal_at if subs else None
+
+    # -- a reseller's books -----------------------------------------------------------------
+
+    def reseller_subscription(self, ref: str) -> Subscription | None:
+        """The account's oldest plan with seats: its reseller plan."""
+        return next((s for s in self.subscriptions if s.account == ref and s.plan.seats), None)
+
+    def gifts(self, giver: str) -> list[Lot]:
+        return [x for a in self.accounts.values() for x in a.lots if x.giver == giver]
+
+    def held_by_children(self, giver: str) -> int:
+        """C: what the children hold of what ``giver`` gave them, reserved included."""
+        return sum(x.remaining for x in self.gifts(giver))
+
+    def held_before(self, giver: str, at: datetime) -> int:
+        """C as it stood at the instant ``at`` (what happened at ``at`` itself not yet)."""
+        return sum(n for x in self.gifts(giver) for when, n, _ in x.log if when < at)
+
+    def used_since(self, giver: str, since: datetime) -> int:
+        """D: what left the gifts from ``since`` on, other than coming back."""
+        moves = [(when, n, why) for x in self.gifts(giver) for when, n, why in x.log]
+        return -sum(n for when, n, why in moves if why == USED and when >= since)
+
+    def reseller_figures(self, ref: str) -> ResellerFigures | None:
+        sub = self.reseller_subscription(ref)
+        if sub is None:
+            return None
+        start = sub.boundary(sub.next_index - 1)
+        return ResellerFigures(
+            a=max(sub.plan.credits, self.held_before(ref, start)),
+            b=self.accounts[ref].available,
+            c=self.held_by_children(ref),
+            d=self.used_since(ref, start),
+            users_created=self.users_created(ref),
+            users_allowed=sub.plan.seats,
+            period_start_at=start.isoformat(),
+            renews_at=sub.next_renewal_at.isoformat(),
+        )
+
+    def keeps_to_its_plan(self, ref: str) -> bool:
+        """Whether A = B + C + D must hold exactly: a reseller that never had credits but its
+        one plan's, nothing reserved or set aside."""
+        account = self.accounts[ref]
+        return (
+            self.reseller_subscription(ref) is not None
+            and not account.mixed
+            and account.reserved == 0
+            and account.assigned == 0
+        )
 
     # -- reservations -----------------------------------------------------------------------
 
@@ -509,6 +711,7 @@ class Model:
         takes = self.take_order(account, min(credits, free))
         for lot, n in takes:
             lot.held += n
+        account.mixed = True
         reservation = Reservation(ref, credits, deadline_at, takes)
         self.reservations.append(reservation)
         return reservation
@@ -530,11 +733,11 @@ class Model:
         for lot, n in reservation.holds:
             spend = min(n, left)
             left -= spend
-            lot.remaining -= spend
+            self._spend(lot, spend)
             lot.held -= spend
             self._give_back(lot, n - spend, self.now)
         for lot, n in takes:
-            lot.remaining -= n
+            self._spend(lot, n)
         account.overage += short
         reservation.status = "captured"
 
@@ -616,9 +819,9 @@ class Model:
         for sub in sorted((s for s in self.subscriptions if s.account == ref), key=lambda s: s.id):
             index = sub.next_index - 1
             origin = ("period", sub.serial, index)
-            lot = next(x for x in self.accounts[ref].lots if x.origin == origin)
+            lot = next((x for x in self.accounts[ref].lots if x.origin == origin), None)
             start, reset = sub.boundary(index).isoformat(), sub.next_renewal_at.isoformat()
-            views.append((sub.plan.code, lot.remaining, start, reset))
+            views.append((sub.plan.code, lot.remaining if lot else 0, start, reset))
         return views
 
 
