@@ -6,13 +6,14 @@ and batches of charges, reservations, pay-as-you-go, suspensions, corrections, s
 access, caps or assignments, replays of earlier keys and reuse of keys for other requests, and
 jumps in time (random, or onto the next boundary) each followed by ``tick``.
 
-Child accounts [white label]: a reseller ``wl`` whose only credits are its plan's (seats 2,
-renewing monthly) adds credits to its children and takes back what they have neither spent nor
-reserved, its children charge, and its plan renews across the jumps; any parent may move credits
-to a direct child, and other accounts may take a reseller plan of their own on top of their other
-credits. Refused as the model says, each changing nothing: a child beyond the seats (opened or
-reopened), a transfer to another tree or to what is not a direct child, more than the giver has
-available, to a suspended (blocked, closed) child, a take-back beyond what the child holds.
+Child accounts [white label]: a reseller ``wl`` whose only credits are its plan's (renewing
+monthly, with two seats, both taken from the start) adds credits to its children and takes back
+what they have neither spent nor reserved, its children charge, and its plan renews across the
+jumps; any parent may move credits to a direct child, and other accounts may take a reseller plan
+of their own on top of their other credits. Refused as the model says, each changing nothing: a
+child beyond the seats (opened or reopened), a transfer to another tree or to what is not a direct
+child, more than the giver has available, to a suspended (blocked, closed) child, a take-back
+beyond what the child holds.
 
 After every step the balances, reserved and available credits, every lot, every plan's current
 period, the overage and every sender agree with the model; ``wl``'s A, B, C, D and plan summary
@@ -169,6 +170,7 @@ class Books(RuleBasedStateMachine):
         wl_anchor=st.integers(1, 31),
         gift=st.integers(1, 600),
         own=st.integers(0, 300),
+        gift2=st.integers(0, 300),
     )
     def catalogue_and_a_first_customer(
         self,
@@ -182,9 +184,11 @@ class Books(RuleBasedStateMachine):
         wl_anchor: int,
         gift: int,
         own: int,
+        gift2: int,
     ) -> None:
-        """The operator's catalogue, two customers with credits, and a reseller that gave a child
-        some of its plan (and that has credits of its own), so steps have work to do."""
+        """The operator's catalogue, two customers with credits, and a reseller with as many
+        children as its seats allow, that gave them some of its plan (the first has credits of
+        its own too), so steps have work to do."""
         # The reseller is opened before any sign-up credits: its only credits are its plan's.
         pm.create_account(self.ctx, OP, "open-wl", RESELLER, "White label", "wl@x.test", wl_tz)
         pm.set_policy(
@@ -234,12 +238,15 @@ class Books(RuleBasedStateMachine):
         self.grant(1, 300, adjustment=False, expires_s=None)
         self.buy(1, PACKAGES[0])
         self._reserve(second, 150, 3 * DAY_S)
-        shop = self._create_account(RESELLER, wl_tz)
+        shop, shop2 = (self._create_account(RESELLER, wl_tz) for _ in range(WHITE_LABEL.seats))
         assert shop is not None
+        assert shop2 is not None
         self._move(RESELLER, shop, gift, back=False)
         if own:
             # Never expiring and younger than the gift: drawn after it, and never taken back.
             self._grant(shop, own, adjustment=True, expires_s=None)
+        if gift2:
+            self._move(RESELLER, shop2, gift2, back=False)
 
     # -- accounts ---------------------------------------------------------------------------
 
