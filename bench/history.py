@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 
 from bench.sizes import ENTRIES_PER_LOT, Sizes
+from postmeter.store.keys import key_hash
 
 UNIT = "email"
 # Keys as clients send them, spread over the unique index (a message id, a UUID), not in order:
@@ -85,7 +86,7 @@ def seed_history(engine: Engine, charged_ids: list[int], sizes: Sizes) -> int:
         conn.exec_driver_sql(sql.accounts(others))
         for section in (own, others):
             conn.exec_driver_sql(sql.balances(section))
-            conn.exec_driver_sql(sql.transactions(section))
+            conn.exec_driver_sql(sql.transactions(section), _key_hashes(conn, section))
             conn.exec_driver_sql(sql.lots(section))
             conn.exec_driver_sql(sql.entries(section))
         if engine.dialect.name == "postgresql":
@@ -100,6 +101,23 @@ def seed_history(engine: Engine, charged_ids: list[int], sizes: Sizes) -> int:
 
 
 _ID_COLUMNS = (("accounts", "id"), ("lots", "id"), ("transactions", "id"), ("entries", "seq"))
+SCOPE = "operator"
+
+
+def _key_hashes(conn: Connection, s: _Section) -> dict[str, list[int]]:
+    """What computes the section's ``key_hash`` column (postmeter.store.keys, in Python): on
+    SQLite a function of the connection's; on PostgreSQL an array of them all, by row number."""
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        driver.create_function("pm_key_hash", 2, key_hash, deterministic=True)  # type: ignore[union-attr]
+        return {}
+    numbers = range(s.first_txn, s.first_txn + s.entries)
+    return {"hashes": [key_hash(SCOPE, seeded_key(number)) for number in numbers]}
+
+
+def seeded_key(number: int) -> str:
+    """Transaction ``number``'s key, as ``_Sql._key`` makes it in SQL."""
+    return f"k{number * KEY_MULTIPLIER % 2**32:08x}-history-{number}"
 
 
 def _max_id(conn: Connection, table: str, column: str) -> int:
@@ -139,6 +157,12 @@ class _Sql:
         scrambled = _mod(f"({number}) * {KEY_MULTIPLIER}", 2**32)
         hex8 = f"lpad(to_hex({scrambled}), 8, '0')" if self.pg else f"printf('%08x', {scrambled})"
         return f"'k' || {hex8} || '-history-' || ({number})"
+
+    def _key_hash(self, number: str) -> str:
+        """The hash of that key: see ``_key_hashes``."""
+        if self.pg:
+            return "(%(hashes)s::bigint[])[n]"
+        return f"pm_key_hash('{SCOPE}', {self._key(number)})"
 
     def _hex64(self, number: str) -> str:
         if self.pg:
@@ -187,9 +211,10 @@ class _Sql:
         )
         return self._numbers(
             s.entries,
-            "INSERT INTO transactions (id, scope, idem_key, fingerprint, operation, root_id,"
-            " actor, reason, created_at, result)",
-            f"{s.first_txn - 1} + n, 'operator', {self._key(f'{s.first_txn - 1} + n')},"
+            "INSERT INTO transactions (id, scope, idem_key, key_hash, fingerprint, operation,"
+            " root_id, actor, reason, created_at, result)",
+            f"{s.first_txn - 1} + n, '{SCOPE}', {self._key(f'{s.first_txn - 1} + n')},"
+            f" {self._key_hash(f'{s.first_txn - 1} + n')},"
             f" {self._hex64(f'{s.first_txn - 1} + n')},"
             " CASE WHEN j = 0 THEN 'grant' ELSE 'charge' END,"
             f" {account}, 'operator', NULL, {self._at(f'{s.first_second} + n')},"

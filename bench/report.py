@@ -246,11 +246,10 @@ def _method(s: Sizes) -> list[str]:
         " figure is the single-charge rate on *history* against the rate on *fresh*, measured in"
         " the same rounds.",
         "- **Statistics.** On SQLite, `ANALYZE` run while `transactions` holds a few hundred rows"
-        " makes the planner scan the whole table for the batch's key lookup (`scope = ? AND"
-        " idem_key IN (...)`, 500 keys a statement) instead of seeking the unique index, so the"
-        " batch rate then falls as the table grows (about 25,000/s to 11,000/s over the first"
-        " 80,000 charges on this machine). Up-to-date statistics (the seeded database) or none"
-        " (the fresh one) plan the lookup on the index.",
+        " would have the planner scan the whole table for the batch's key lookup (`key_hash IN"
+        " (...) AND scope = ?`, 1,000 hashes a statement) rather than seek its index, and the"
+        " batch rate would fall as the table grows; the lookup names its index (`INDEXED BY`),"
+        " so statistics, stale or none, cannot mislead it.",
         f"- **HTTP.** On a third database per backend, opened and funded as *fresh* is (the"
         " same accounts and lots), with an operator key minted by"
         " `postmeter.service.keys.create_key`: `postmeter --db URL serve --host 127.0.0.1 --port 0"
@@ -268,7 +267,10 @@ def _method(s: Sizes) -> list[str]:
         " the machine). PostgreSQL's transactions and new connections: `pg_stat_database`.",
         "- **Idempotency keys** are spread like a client's (message ids, UUIDs), not in order:"
         " `k` + 8 hex digits of a multiplicative hash, then a counter; the seeded keys have the"
-        " same shape, so the charges' keys land among them in the unique index.",
+        " same shape, so the charges' keys land among them in the index that finds keys: on"
+        " SQLite an index of 64-bit hashes of scope and key (`postmeter.store.keys`: 8-byte"
+        " entries, so a batch dirties a fraction of the pages that an index of the keys"
+        " themselves would), on PostgreSQL the unique index on scope and key.",
     ]
 
 

@@ -6,10 +6,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import postmeter as pm
+from postmeter.store.migrate import include_object_for
 from postmeter.store.tables import metadata
 
 
 def test_migrated_schema_has_no_drift_from_the_tables(ctx: pm.Context) -> None:
     with ctx.store.engine.connect() as conn:
-        drift = compare_metadata(MigrationContext.configure(conn), metadata)
+        dialect = ctx.store.engine.dialect.name
+        options = {"include_object": include_object_for(dialect)}
+        drift = compare_metadata(MigrationContext.configure(conn, opts=options), metadata)
     assert drift == []

@@ -11,6 +11,9 @@ Transfers between a parent and its child: each history row matches its transacti
 entry naming an account belongs to one, both accounts are in the row's tree, and a child's given
 lots never expire. For each reseller plan whose period is running (not between its end and the
 tick that renews it) and whose credits are only the plan's: A = B + C + D (service/resellers.py).
+
+Idempotency keys: unique in their scope, and each transaction's ``key_hash`` the hash of its scope
+and key (store/keys.py), since that hash is how a replay finds it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from postmeter.domain.resellers import ResellerBooks
 from postmeter.service import resellers
 from postmeter.service.context import Context
 from postmeter.store import tables as t
+from postmeter.store.keys import key_hash
 from postmeter.store.uow import Tx
 
 
@@ -52,6 +56,8 @@ def verify(ctx: Context) -> VerifyReport:
 
 
 def _problems(tx: Tx, now: datetime) -> Iterator[str]:
+    yield from _keys_unique(tx)
+    yield from _keys_found_by_their_hash(tx)
     yield from _entries_have_transactions(tx)
     yield from _lot_shapes(tx)
     yield from _lots_against_journal(tx)
@@ -64,6 +70,40 @@ def _problems(tx: Tx, now: datetime) -> Iterator[str]:
     yield from _transfers_stay_in_their_tree(tx)
     yield from _given_credits_never_expire(tx)
     yield from _reseller_books(tx, now)
+
+
+def _keys_unique(tx: Tx) -> Iterator[str]:
+    c = t.transactions.c
+    twice = tx.conn.execute(
+        select(c.scope, c.idem_key)
+        .group_by(c.key_hash, c.scope, c.idem_key)
+        .having(func.count() > 1)
+        .limit(1)
+    ).first()
+    if twice is not None:
+        yield f"key {twice.idem_key!r} in scope {twice.scope!r}: more than one transaction"
+
+
+def _keys_found_by_their_hash(tx: Tx) -> Iterator[str]:
+    c = t.transactions.c
+    after = 0
+    while True:  # a page at a time, by id: a million keys need not be in memory at once
+        rows = tx.conn.execute(
+            select(c.id, c.scope, c.idem_key, c.key_hash)
+            .where(c.id > after)
+            .order_by(c.id)
+            .limit(10_000)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            if row.key_hash != key_hash(row.scope, row.idem_key):
+                yield (
+                    f"transaction {row.id}: key_hash {row.key_hash} is not the hash of its scope"
+                    f" and key (a replay of {row.idem_key!r} would not find it)"
+                )
+                return
+        after = rows[-1].id
 
 
 def _entries_have_transactions(tx: Tx) -> Iterator[str]:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from postmeter.domain.books import Balance, Posting
+from postmeter.store.keys import key_hash
 
 TxnRef = int | str  # an existing transaction's id, or the key of one in the same booking
 
@@ -50,7 +51,9 @@ ENTRY_COLUMNS = (
     "sender_id",
     "created_at",
 )
-_KEY = TXN_COLUMNS.index("idem_key")
+_SCOPE, _KEY = TXN_COLUMNS.index("scope"), TXN_COLUMNS.index("idem_key")
+# What is written: the callers' columns, then the key's hash (store/keys.py), computed here.
+_WRITTEN_TXN_COLUMNS = (*TXN_COLUMNS, "key_hash")
 OVERAGE_COLUMNS = (
     "account_id",
     "unit",
@@ -134,17 +137,21 @@ def _write_sqlite(conn: Connection, booking: Booking) -> dict[str, int]:
     assert driver is not None
     ids: dict[str, int] = {}
     instants: dict[datetime, str] = {}
-    txns = [(*r[:-1], _sqlite_instant(r[-1], instants)) for r in booking.txns]
+    txns = [
+        (*r[:-1], _sqlite_instant(r[-1], instants), key_hash(r[_SCOPE], r[_KEY]))
+        for r in booking.txns
+    ]
     if len(txns) == 1:
         ids[txns[0][_KEY]] = driver.execute(
-            _insert_sql("transactions", TXN_COLUMNS), txns[0]
+            _insert_sql("transactions", _WRITTEN_TXN_COLUMNS), txns[0]
         ).lastrowid
     elif txns:
         # We hold the write lock (BEGIN IMMEDIATE): nobody else can take these ids.
         last = driver.execute("SELECT coalesce(max(id), 0) FROM transactions").fetchone()[0]
         ids = {row[_KEY]: last + 1 + i for i, row in enumerate(txns)}
         driver.executemany(
-            _insert_sql("transactions", ("id", *TXN_COLUMNS)), [(ids[r[_KEY]], *r) for r in txns]
+            _insert_sql("transactions", ("id", *_WRITTEN_TXN_COLUMNS)),
+            [(ids[r[_KEY]], *r) for r in txns],
         )
     entries = [
         (_id(ref, ids), *e[:-1], _sqlite_instant(e[-1], instants)) for ref, e in booking.entries
@@ -215,9 +222,9 @@ def _id(ref: TxnRef, ids: dict[str, int]) -> int:
 _PG_BOOKING_TEMPLATE = """
 WITH txn AS (
     INSERT INTO transactions (scope, idem_key, fingerprint, operation, root_id, actor, reason,
-                              result, created_at)
+                              result, created_at, key_hash)
     SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::integer, r->>5, r->>6, r->>7,
-           (r->>8)::timestamptz
+           (r->>8)::timestamptz, (r->>9)::bigint
     FROM jsonb_array_elements(%(txns)s::jsonb) AS r
     RETURNING id, idem_key
 ), new_entries AS (
@@ -283,7 +290,9 @@ def _pg_booking(lots: int, balances: int) -> str:
 def _write_pg(conn: Connection, booking: Booking, last: bool) -> dict[str, int]:
     instants: dict[datetime, str] = {}
     params: dict[str, object] = {
-        "txns": _json([(*r[:-1], _iso(r[-1], instants)) for r in booking.txns]),
+        "txns": _json(
+            [(*r[:-1], _iso(r[-1], instants), key_hash(r[_SCOPE], r[_KEY])) for r in booking.txns]
+        ),
         "entries": _json(
             [(*_txn_ref(ref), *e[:-1], _iso(e[-1], instants)) for ref, e in booking.entries]
         ),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -31,3 +33,15 @@ def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() == head
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """alembic's ``include_object`` hook: an index or constraint declared for another database
+    only (``ddl_if(dialect=...)`` in tables.py) is neither expected nor compared on this one."""
+
+    def include(item: Any, _name: Any, _type: Any, reflected: bool, compare_to: Any) -> bool:
+        declared = compare_to if reflected else item
+        condition = getattr(declared, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect)
+
+    return include

@@ -153,12 +153,17 @@ lots = Table(
 LIVE_LOT = lots.c.remaining > literal_column("0")
 
 # One row per change to the books (and per other change worth replaying): the idempotency record.
+# Keys are unique in their scope. PostgreSQL says so with a unique index on (scope, idem_key), as
+# its concurrent writers need. SQLite finds keys by ``key_hash`` (store/keys.py: a fifth of the
+# index to write) and a trigger refuses a second (scope, idem_key) as a unique index would
+# (migration 0006); its writers queue on the file lock, so the trigger's check cannot race.
 transactions = Table(
     "transactions",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("scope", String(80), nullable=False),
     Column("idem_key", String(200), nullable=False),
+    Column("key_hash", BigInteger, nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("operation", String(40), nullable=False),
     Column("root_id", Integer, nullable=True),
@@ -166,7 +171,8 @@ transactions = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("result", Text, nullable=False),
-    UniqueConstraint("scope", "idem_key"),
+    UniqueConstraint("scope", "idem_key").ddl_if(dialect="postgresql"),
+    Index("ix_transactions_key_hash", "key_hash").ddl_if(dialect="sqlite"),
 )
 
 # The journal: append-only, one entry per lot touched. ``delta`` moves the lot's remaining (and
