@@ -207,7 +207,8 @@ def _method(s: Sizes) -> list[str]:
         " the parts, price them from a rate card) with the cache of located numbers emptied"
         " first. The ratio is the median of the rounds' own ratios.",
         "- **Databases.** SQLite: a temporary file, with the engine's own settings (WAL,"
-        " `synchronous=FULL`, `BEGIN IMMEDIATE`). PostgreSQL: a throwaway cluster"
+        " `synchronous=FULL`, a checkpoint every 10,000 WAL pages, `BEGIN IMMEDIATE`)."
+        " PostgreSQL: a throwaway cluster"
         " (`tests.support.pgcluster`) with `fsync=on`, `synchronous_commit=on`, over TCP on"
         " 127.0.0.1. Each backend gets two databases copied from the migrated template: *fresh*"
         " and *history*. Before timing, PostgreSQL runs `VACUUM ANALYZE` and `CHECKPOINT` on both;"
