@@ -115,6 +115,12 @@ def journal(
         int, typer.Option("--after", help="Only entries after this sequence number (paging).")
     ] = 0,
     limit: Annotated[int, typer.Option("--limit", help="At most this many entries.")] = 100,
+    why: Annotated[
+        bool,
+        typer.Option(
+            "--why", help="Who made each entry, why, and under which key (instead of lots)."
+        ),
+    ] = False,
 ) -> None:
     """The journal, oldest first, filtered; page with --after LAST_SEQ."""
     state = session(ctx)
@@ -131,7 +137,26 @@ def journal(
     if state.json:
         emit_json({"entries": [entry_doc(e, state.unit(e.unit)) for e in entries]})
         return
-    show(_journal_table(state, entries))
+    show(_reasons_table(state, entries) if why else _journal_table(state, entries))
+
+
+def _reasons_table(state: Session, entries: list[EntryView]) -> RenderableType:
+    """Each entry's change beside its transaction's actor, reason and idempotency key."""
+    columns = ["seq", "at (UTC)", "account", "kind", "delta", "by", "why", "key"]
+    rows = [
+        (
+            e.seq,
+            when(e.at, ""),
+            e.account,
+            e.kind,
+            state.unit(e.unit).format(e.delta),
+            e.actor,
+            e.reason or "",
+            e.key,
+        )
+        for e in entries
+    ]
+    return table(None, columns, rows)
 
 
 def _journal_table(state: Session, entries: list[EntryView]) -> RenderableType:
