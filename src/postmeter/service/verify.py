@@ -239,19 +239,13 @@ def _balances_against_lots_and_journal(tx: Tx) -> Iterator[str]:
 def _reserved_against_holds(tx: Tx) -> Iterator[str]:
     r = t.reservations.c
     held = (
-        select(r.account_id, r.unit, func.sum(t.holds.c.credits).label("held"))
+        select(r.account_id, r.unit, func.sum(t.holds.c.credits).label("total"))
         .join(t.holds, t.holds.c.reservation_id == r.id)
         .where(r.status == "held")
         .group_by(r.account_id, r.unit)
         .subquery()
     )
-    b = t.balances.c
-    bad = tx.conn.execute(
-        select(b.account_id, b.unit, b.reserved, func.coalesce(held.c.held, 0))
-        .join(held, (held.c.account_id == b.account_id) & (held.c.unit == b.unit), isouter=True)
-        .where(b.reserved != func.coalesce(held.c.held, 0))
-        .limit(1)
-    ).first()
+    bad = _balance_not_its_total(tx, "reserved", held)
     if bad is not None:
         yield (f"account {bad[0]} {bad[1]}: reserved {bad[2]}, but open reservations hold {bad[3]}")
 
@@ -260,20 +254,31 @@ def _assigned_against_senders(tx: Tx) -> Iterator[str]:
     """A balance row's ``assigned`` is what its senders' assignments have left, together."""
     s = t.senders.c
     given = (
-        select(s.account_id, s.unit, func.sum(s.assigned).label("assigned"))
+        select(s.account_id, s.unit, func.sum(s.assigned).label("total"))
         .group_by(s.account_id, s.unit)
         .subquery()
     )
+    bad = _balance_not_its_total(tx, "assigned", given)
+    if bad is not None:
+        yield (
+            f"account {bad[0]} {bad[1]}: assigned {bad[2]}, but its senders' assignments have"
+            f" {bad[3]} left"
+        )
+
+
+def _balance_not_its_total(tx: Tx, column: str, totals: Any) -> Any:
+    """The first balance row whose ``column`` is not its account and unit's ``total`` in
+    ``totals`` (none there counts 0): (account id, unit, column, total), or None."""
     b = t.balances.c
-    bad = tx.conn.execute(
-        select(b.account_id, b.unit, b.assigned, func.coalesce(given.c.assigned, 0))
-        .join(given, (given.c.account_id == b.account_id) & (given.c.unit == b.unit), isouter=True)
-        .where(b.assigned != func.coalesce(given.c.assigned, 0))
+    total = func.coalesce(totals.c.total, 0)
+    return tx.conn.execute(
+        select(b.account_id, b.unit, b[column], total)
+        .join(
+            totals, (totals.c.account_id == b.account_id) & (totals.c.unit == b.unit), isouter=True
+        )
+        .where(b[column] != total)
         .limit(1)
     ).first()
-    if bad is not None:
-        yield (f"account {bad[0]} {bad[1]}: assigned {bad[2]}, but its senders' assignments "
-               f"have {bad[3]} left")  # fmt: skip
 
 
 def _running_balances(tx: Tx) -> Iterator[str]:
