@@ -3,7 +3,7 @@ books (A = B + C + D and the plan summary), and moving an account inside its tre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -43,13 +43,7 @@ def transfer(
     key: Key = None,
 ) -> None:
     """Add credits to a child account: they never expire in the child."""
-    state = session(ctx)
-    steps = parse_amount(state.unit(unit), credits)
-    with _in_credits(state, unit):
-        done = pm.transfer(
-            state.books(), state.actor, key_or_new(key), parent, child, unit, steps, reason=reason
-        )
-    _show_transfer(state, done)
+    _move(ctx, pm.transfer, parent, child, unit, credits, reason, key)
 
 
 def take_back(
@@ -62,10 +56,24 @@ def take_back(
     key: Key = None,
 ) -> None:
     """Take back credits a child was given and has neither spent nor reserved."""
+    _move(ctx, pm.take_back, parent, child, unit, credits, reason, key)
+
+
+def _move(
+    ctx: typer.Context,
+    operation: Callable[..., pm.Transfer],
+    parent: str,
+    child: str,
+    unit: str,
+    credits: str,
+    reason: str | None,
+    key: str | None,
+) -> None:
+    """Move credits between a parent and its child (``pm.transfer`` or ``pm.take_back``)."""
     state = session(ctx)
     steps = parse_amount(state.unit(unit), credits)
     with _in_credits(state, unit):
-        done = pm.take_back(
+        done = operation(
             state.books(), state.actor, key_or_new(key), parent, child, unit, steps, reason=reason
         )
     _show_transfer(state, done)
