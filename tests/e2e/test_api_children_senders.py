@@ -670,3 +670,13 @@ def test_text_that_cannot_be_stored_is_refused_not_a_500(api: Api, acy: Caller) 
     ):
         assert response.status_code in (404, 422), response.text
     assert books_diff(before, books(api.ctx)) == {}
+
+
+def test_a_sender_name_with_a_slash_is_refused_it_could_not_be_reached(
+    api: Api, acy: Caller
+) -> None:
+    """Its name is a segment of its own URLs: "lists/Spring 2026" would be two."""
+    before = books(api.ctx)
+    body = {"name": "lists/Spring 2026", "unit": "email"}
+    problem(acy.post("/v1/accounts/acy/senders", body), 422, "invalid_input")
+    assert books_diff(before, books(api.ctx)) == {}

@@ -152,6 +152,8 @@ def test_bad_sender_input_is_refused_and_changes_nothing(acy: pm.Context) -> Non
         senders.create_sender(acy, OP, "dup", "acy", "d1.test", kind="domain", unit="email")
     with pytest.raises(errors.InvalidInput):
         senders.create_sender(acy, OP, "kind", "acy", "x.test", kind="pigeon", unit="email")
+    with pytest.raises(errors.InvalidInput, match="cannot contain '/'"):  # a segment of its URLs
+        senders.create_sender(acy, OP, "slash", "acy", "lists/Spring", kind="list", unit="email")
     with pytest.raises(errors.InvalidInput, match="sends email"):
         pm.charge(acy, OP, pm.ChargeRequest("sms", "acy", "sms", 1, sender="d1.test"))
     with pytest.raises(errors.InvalidInput):

@@ -44,6 +44,14 @@ ASSIGNMENT = "assignment"
 SHARING_MODES = (FREE_ACCESS, CAP, ASSIGNMENT)
 
 
+def check_no_slash(name: str) -> str:
+    """A sender's name is a segment of its own URLs (/v1/accounts/{ref}/senders/{name}): no "/",
+    which neither a domain nor a list name needs."""
+    if "/" in name:
+        raise InvalidInput(f"a sender's name cannot contain '/': {name!r}", value=name)
+    return name
+
+
 def check_kind(kind: str) -> str:
     if kind not in SENDER_KINDS:
         raise InvalidInput(f"a sender is a 'domain' or a 'list', not {kind!r}", value=kind)

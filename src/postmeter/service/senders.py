@@ -74,7 +74,7 @@ def create_sender(
 ) -> Sender:
     """Add a sender to ``account``; free access unless ``sharing`` says otherwise."""
     rules.check_kind(kind)
-    check_text(name, "sender name", MAX_NAME)
+    rules.check_no_slash(check_text(name, "sender name", MAX_NAME))
     share = sharing or rules.Sharing()
     request = {"account": account, "name": name, "kind": kind, "unit": unit, **_share(share)}
 
