@@ -154,7 +154,7 @@ LIVE_LOT = lots.c.remaining > literal_column("0")
 
 # One row per change to the books (and per other change worth replaying): the idempotency record.
 # Keys are unique in their scope. PostgreSQL says so with a unique index on (scope, idem_key), as
-# its concurrent writers need. SQLite finds keys by ``key_hash`` (store/keys.py: a fifth of the
+# its concurrent writers need. SQLite finds keys by ``key_hash`` (store/keys.py: a third of the
 # index to write) and a trigger refuses a second (scope, idem_key) as a unique index would
 # (migration 0006); its writers queue on the file lock, so the trigger's check cannot race.
 transactions = Table(
