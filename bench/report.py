@@ -237,7 +237,12 @@ def _method(s: Sizes) -> list[str]:
         f" each its own key: on *fresh* over {s.batch_accounts} accounts (the target figure) and"
         f" on one account, and on *history* over {s.batch_accounts} accounts (for comparison,"
         f" no target). {s.batch_rounds} rounds of {s.batches_per_round} calls per series, after"
-        " one warm-up call, the order rotating; the rate counts charges.",
+        " one warm-up call, the order rotating; the rate counts charges. On SQLite a batch with"
+        " the history costs more than one without, where a lone charge does not: each new key"
+        " lands on a random page of the index that finds keys, and with a million keys there are"
+        " thousands of those pages, so a batch of 1,000 keys dirties (and writes to the WAL) about"
+        " one page per key, where a lone charge writes one page whatever the history"
+        " (docs/architecture.md, *The charge path*).",
         f"- **History.** *history* holds {s.history_entries:,} journal entries seeded in bulk"
         " (`generate_series` on PostgreSQL, a recursive CTE on SQLite) before the accounts are"
         " funded: rows as the engine writes them (a grant, then one-credit charges, each with its"
