@@ -253,7 +253,7 @@ def _method(s: Sizes) -> list[str]:
         " the same rounds.",
         "- **Statistics.** On SQLite, `ANALYZE` run while `transactions` holds a few hundred rows"
         " would have the planner scan the whole table for the batch's key lookup (`key_hash IN"
-        " (...) AND scope = ?`, 1,000 hashes a statement) rather than seek its index, and the"
+        " (...) AND scope = ?`, 500 hashes a statement) rather than seek its index, and the"
         " batch rate would fall as the table grows; the lookup names its index (`INDEXED BY`),"
         " so statistics, stale or none, cannot mislead it.",
         f"- **HTTP.** On a third database per backend, opened and funded as *fresh* is (the"

@@ -100,12 +100,12 @@ class Tx:
             chunks: list[Any] = [rows]
         else:
             # By the keys' hashes (store/keys.py); a hash shared with another key is told apart
-            # by the key itself.
+            # by the key itself. 500 a statement: SQLite before 3.32 took at most 999 parameters.
             chunks = [
                 self.conn.execute(
                     _FIND_TXNS, {"scope": scope, "hashes": [key_hash(scope, k) for k in chunk]}
                 )
-                for chunk in _chunks(list(keys), 1000)
+                for chunk in _chunks(list(keys), 500)
             ]
         wanted = set(keys)
         for rows in chunks:
