@@ -62,7 +62,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         # Copy the WAL back into the database every 10,000 pages (40 MB) rather than SQLite's
         # 1,000: a batch of new keys dirties hundreds of random index pages, and the same pages
-        # dirtied again before the checkpoint are copied once (batches +10%, +28% with a
+        # dirtied again before the checkpoint are copied once (batches +10%, +19% with a
         # million keys: docs/benchmarks.md). Readers find pages through the WAL's hash index.
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
