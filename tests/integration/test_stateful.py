@@ -480,21 +480,20 @@ class Books(RuleBasedStateMachine):
     @rule(pick=picks, amount=st.integers(1, 400), how=HOW_MUCH, astray=picks)
     def transfer(self, pick: int, amount: int, how: str, astray: int) -> None:
         """A parent gives one of its children credits; now and then to another account."""
-        child = self.pick_child(pick)
-        parent = self.model.accounts[child].parent
-        assert parent is not None
-        child = self.astray(parent, child, astray)
-        self._move(parent, child, self.how_much(how, amount, parent, child, back=False), False)
+        self._parent_moves(pick, amount, how, astray, back=False)
 
     @precondition(lambda self: self.children())
     @rule(pick=picks, amount=st.integers(1, 400), how=HOW_MUCH, astray=picks)
     def take_back(self, pick: int, amount: int, how: str, astray: int) -> None:
         """A parent takes back what a child holds of its gifts; now and then from another."""
+        self._parent_moves(pick, amount, how, astray, back=True)
+
+    def _parent_moves(self, pick: int, amount: int, how: str, astray: int, *, back: bool) -> None:
         child = self.pick_child(pick)
         parent = self.model.accounts[child].parent
         assert parent is not None
         child = self.astray(parent, child, astray)
-        self._move(parent, child, self.how_much(how, amount, parent, child, back=True), True)
+        self._move(parent, child, self.how_much(how, amount, parent, child, back=back), back)
 
     @precondition(lambda self: self.children())
     @rule(pick=picks, amount=credits)
