@@ -29,8 +29,8 @@ from postmeter.service import dedicated_ips, senders
 
 router = APIRouter(prefix="/v1", tags=["senders"], responses=PROBLEMS)
 
-# A sender's name is a segment of its own URLs: no "/" (a domain or a list name needs none).
-Name = Annotated[str, Field(min_length=1, max_length=senders.MAX_NAME, pattern=r"^[^/]+$")]
+# No "/" in it either, as a segment of its own URLs: the service refuses one (domain/senders.py).
+Name = Annotated[str, Field(min_length=1, max_length=senders.MAX_NAME)]
 Code = Annotated[str, Field(min_length=1, max_length=32)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 Mode = Literal["free_access", "cap", "assignment"]
